@@ -1,0 +1,256 @@
+//! [`MemoryStore`]: the in-process default.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use crate::id::SessionKey;
+
+const SHARDS: usize = 64;
+/// Most expired records one `create` purges from its shard (bounds its latency).
+const PURGE_PER_CREATE: usize = 32;
+
+/// Keys are already SHA-256 outputs: their first 8 bytes are a perfectly good hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() >= 8 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[..8]);
+            self.0 = u64::from_le_bytes(b);
+        }
+    }
+    fn write_usize(&mut self, _len: usize) {}
+}
+
+type KeyMap<V> = HashMap<SessionKey, V, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Default)]
+struct Shard {
+    records: KeyMap<Record>,
+    /// Earliest expiry first. A record has one entry here from its creation until it is
+    /// purged; an entry whose record moved its expiry is pushed again with the new time.
+    expiry: BinaryHeap<Reverse<(UnixMillis, SessionKey)>>,
+}
+
+impl Shard {
+    fn purge_expired(&mut self, now: UnixMillis, budget: usize) {
+        for _ in 0..budget {
+            let Some(Reverse((at, key))) = self.expiry.peek().copied() else {
+                return;
+            };
+            if at > now {
+                return;
+            }
+            self.expiry.pop();
+            match self.records.get(&key) {
+                Some(r) if r.expires_at <= now => {
+                    self.records.remove(&key);
+                }
+                Some(r) => self.expiry.push(Reverse((r.expires_at, key))),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Sessions in this process's memory: the embedded default, for single-instance apps,
+/// development and tests.
+///
+/// 64 independently locked shards (no global lock on the hot path); a load is a shard read
+/// lock and a reference-count increment; a patch changes only the named fields in place.
+/// Expired records are never returned, and each `create` purges the expired records of its
+/// shard, so memory stays bounded by the sessions created within one lifetime even without
+/// [`spawn_cleanup`](super::spawn_cleanup). Cloning the store shares it.
+#[derive(Clone)]
+pub struct MemoryStore {
+    shards: Arc<[RwLock<Shard>]>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
+    }
+
+    /// How many records are held, including expired ones not purged yet.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).records.len()).sum()
+    }
+
+    /// Whether the store holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &SessionKey) -> &RwLock<Shard> {
+        &self.shards[key.as_bytes()[8] as usize % SHARDS]
+    }
+}
+
+// The store's invariants hold between statements, so a lock poisoned by a panicking thread
+// is safe to keep using.
+fn read(lock: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
+        let shard = read(self.shard(key));
+        Ok(shard
+            .records
+            .get(key)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+
+    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+        let mut shard = write(self.shard(key));
+        // Checked before the purge: create never takes over a key, even an expired one.
+        if shard.records.contains_key(key) {
+            return Ok(Created::Collision);
+        }
+        // A record is created "now", so its creation time is the clock to purge by.
+        shard.purge_expired(record.created_at, PURGE_PER_CREATE);
+        shard.records.insert(*key, record.clone());
+        shard.expiry.push(Reverse((record.expires_at, *key)));
+        Ok(Created::Inserted)
+    }
+
+    async fn patch(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        let mut shard = write(self.shard(key));
+        let Some(record) = shard.records.get_mut(key).filter(|r| r.expires_at > now) else {
+            return Ok(Patched::Gone);
+        };
+        if !patch.set.is_empty() || !patch.remove.is_empty() {
+            let fields = Arc::make_mut(&mut record.fields);
+            for (name, value) in &patch.set {
+                match fields.get_mut(*name) {
+                    Some(slot) => *slot = (*value).to_owned(),
+                    None => {
+                        fields.insert((*name).to_owned(), (*value).to_owned());
+                    }
+                }
+            }
+            for name in &patch.remove {
+                fields.remove(*name);
+            }
+        }
+        if let Some(at) = patch.expires_at {
+            record.expires_at = at;
+        }
+        if let Some(owner) = patch.owner {
+            record.owner = owner.map(str::to_owned);
+        }
+        Ok(Patched::Applied)
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        let mut shard = write(self.shard(key));
+        match shard.records.get_mut(key).filter(|r| r.expires_at > now) {
+            Some(record) => {
+                record.expires_at = expires_at;
+                Ok(Patched::Applied)
+            }
+            None => Ok(Patched::Gone),
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        write(self.shard(key)).records.remove(key);
+        Ok(())
+    }
+
+    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        for lock in self.shards.iter() {
+            let mut shard = write(lock);
+            let before = shard.records.len();
+            shard.records.retain(|_, r| r.expires_at > now);
+            removed += (before - shard.records.len()) as u64;
+            let Shard { records, expiry } = &mut *shard;
+            expiry.retain(|Reverse((_, k))| records.contains_key(k));
+        }
+        Ok(removed)
+    }
+
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        for lock in self.shards.iter() {
+            let mut shard = write(lock);
+            let before = shard.records.len();
+            shard
+                .records
+                .retain(|_, r| r.owner.as_deref() != Some(owner));
+            removed += (before - shard.records.len()) as u64;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::FieldMap;
+
+    fn record(created: UnixMillis, expires: UnixMillis) -> Record {
+        Record::new(FieldMap::new(), created, expires)
+    }
+
+    #[tokio::test]
+    async fn create_purges_expired_records_of_its_shard() {
+        let store = MemoryStore::new();
+        for _ in 0..2000 {
+            store
+                .create(&SessionKey::random(), &record(0, 1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 2000);
+        for _ in 0..2000 {
+            store
+                .create(&SessionKey::random(), &record(10, i64::MAX))
+                .await
+                .unwrap();
+        }
+        // Every create purged up to 32 expired records from its shard, so the old ones are gone.
+        assert_eq!(store.len(), 2000);
+    }
+}

@@ -1,0 +1,356 @@
+//! The storage contract every backend implements, and the backends.
+//!
+//! A store keeps records keyed by a [`SessionKey`] (a hash of the session id, so a dump of
+//! the store yields no usable cookie). A record is a map from stored field name to that
+//! field's JSON, plus its creation and expiry times. The runtime never rewrites a whole
+//! record to change a field: it sends a [`Patch`] naming only the dirty fields.
+//!
+//! # What a store must guarantee
+//!
+//! - [`load`](SessionStore::load) never returns a record whose `expires_at` is at or before
+//!   `now`, even when it has not been purged yet.
+//! - [`create`](SessionStore::create) is an atomic insert-if-absent: it never overwrites an
+//!   existing record (live or expired-but-not-purged) and reports [`Created::Collision`] instead.
+//! - [`patch`](SessionStore::patch) and [`touch`](SessionStore::touch) are update-only and
+//!   atomic per record: they never recreate a record that was deleted or has expired, and
+//!   report [`Patched::Gone`]. Fields not named in the patch are left untouched, so two
+//!   concurrent patches to different fields both survive.
+//! - [`delete_by_owner`](SessionStore::delete_by_owner) removes every record whose `owner`
+//!   matches (revoking all sessions of one user).
+//! - Errors are typed ([`StoreError`]); a store that cannot reach its engine returns
+//!   [`StoreError::Unavailable`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use crate::id::SessionKey;
+
+#[cfg(feature = "memory")]
+pub mod memory;
+
+/// Stored field name → that field's JSON.
+pub type FieldMap = HashMap<String, Box<RawValue>>;
+
+/// Milliseconds since the Unix epoch: the unit of every time a store sees.
+pub type UnixMillis = i64;
+
+/// One session as a store keeps it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Record {
+    /// The stored fields. Shared so that a load from an in-process store is cheap.
+    pub fields: Arc<FieldMap>,
+    /// When the session was created.
+    pub created_at: UnixMillis,
+    /// When the session stops being valid; loads at or after this time see nothing.
+    pub expires_at: UnixMillis,
+    /// Who the session belongs to (the JSON of the field marked `#[session(user_id)]`), so
+    /// that every session of one user can be revoked at once. Stores index it.
+    pub owner: Option<String>,
+}
+
+impl Record {
+    /// A record with these fields and times and no owner.
+    pub fn new(fields: FieldMap, created_at: UnixMillis, expires_at: UnixMillis) -> Self {
+        Record {
+            fields: Arc::new(fields),
+            created_at,
+            expires_at,
+            owner: None,
+        }
+    }
+
+    /// Sets the owner.
+    #[must_use]
+    pub fn with_owner(mut self, owner: Option<String>) -> Self {
+        self.owner = owner;
+        self
+    }
+}
+
+/// A per-field change to one record, applied atomically and only if the record still exists.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Patch<'a> {
+    /// Fields to set (insert or overwrite).
+    pub set: Vec<(&'a str, &'a RawValue)>,
+    /// Fields to remove.
+    pub remove: Vec<&'a str>,
+    /// A new expiry, or `None` to keep the current one.
+    pub expires_at: Option<UnixMillis>,
+    /// A new owner (`Some(None)` clears it), or `None` to keep the current one.
+    pub owner: Option<Option<&'a str>>,
+}
+
+impl<'a> Patch<'a> {
+    /// An empty patch.
+    pub fn new() -> Self {
+        Patch::default()
+    }
+
+    /// Adds a field to set.
+    #[must_use]
+    pub fn set(mut self, name: &'a str, value: &'a RawValue) -> Self {
+        self.set.push((name, value));
+        self
+    }
+
+    /// Adds a field to remove.
+    #[must_use]
+    pub fn remove(mut self, name: &'a str) -> Self {
+        self.remove.push(name);
+        self
+    }
+
+    /// Sets a new expiry.
+    #[must_use]
+    pub fn expires_at(mut self, at: UnixMillis) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Sets (or, with `None`, clears) the owner.
+    #[must_use]
+    pub fn owner(mut self, owner: Option<&'a str>) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// Whether the patch changes nothing but (possibly) the expiry.
+    pub fn is_touch_only(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty() && self.owner.is_none()
+    }
+}
+
+/// What [`SessionStore::create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The record was inserted.
+    Inserted,
+    /// A record with that key already exists; nothing was written.
+    Collision,
+}
+
+/// What [`SessionStore::patch`] or [`SessionStore::touch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patched {
+    /// The record was updated.
+    Applied,
+    /// The record no longer exists (deleted or expired); nothing was written.
+    Gone,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The engine could not be reached (connection refused, pool timed out, server restarting).
+    /// The layer answers 503 on load; the same cookie works again once the engine is back.
+    #[error("session store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The engine answered with an error.
+    #[error("session store backend error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored record could not be read back (not a JSON object, bad column type, ...).
+    #[error("stored session record is corrupt: {reason}")]
+    Corrupt {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// A place to keep sessions. See the [module docs](self) for the guarantees an
+/// implementation must give; the conformance suite in `tests/` checks them.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Loads a live record, or `None` if there is none or it has expired by `now`.
+    fn load(
+        &self,
+        key: &SessionKey,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Inserts `record` under `key` unless a record with that key exists.
+    fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Applies `patch` to the record under `key` if it exists and is live at `now`.
+    fn patch(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Patched, StoreError>> + Send;
+
+    /// Moves the expiry of a live record to `expires_at` without rewriting its data.
+    fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Patched, StoreError>> + Send;
+
+    /// Deletes the record under `key`, if any.
+    fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes every record that has expired by `now`; returns how many.
+    fn delete_expired(
+        &self,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes every record whose owner is `owner` (live or expired); returns how many.
+    fn delete_by_owner(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Object-safe mirror of [`SessionStore`], so the per-request state need not be generic.
+// `touch` and `delete_by_owner` are reached by idle timeouts and revocation (issue 3).
+#[allow(dead_code)]
+pub(crate) trait DynStore: Send + Sync + 'static {
+    fn load<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
+    fn create<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<Created, StoreError>>;
+    fn patch<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        patch: &'a Patch<'a>,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Patched, StoreError>>;
+    fn touch<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Patched, StoreError>>;
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn delete_by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64, StoreError>>;
+}
+
+impl<S: SessionStore> DynStore for S {
+    fn load<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        Box::pin(SessionStore::load(self, key, now))
+    }
+    fn create<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<Created, StoreError>> {
+        Box::pin(SessionStore::create(self, key, record))
+    }
+    fn patch<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        patch: &'a Patch<'a>,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Patched, StoreError>> {
+        Box::pin(SessionStore::patch(self, key, patch, now))
+    }
+    fn touch<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> BoxFuture<'a, Result<Patched, StoreError>> {
+        Box::pin(SessionStore::touch(self, key, expires_at, now))
+    }
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(SessionStore::delete(self, key))
+    }
+    fn delete_by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(SessionStore::delete_by_owner(self, owner))
+    }
+}
+
+impl fmt::Debug for dyn DynStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionStore")
+    }
+}
+
+impl<S: SessionStore> SessionStore for Arc<S> {
+    fn load(
+        &self,
+        key: &SessionKey,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+        (**self).load(key, now)
+    }
+    fn create(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send {
+        (**self).create(key, record)
+    }
+    fn patch(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Patched, StoreError>> + Send {
+        (**self).patch(key, patch, now)
+    }
+    fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Patched, StoreError>> + Send {
+        (**self).touch(key, expires_at, now)
+    }
+    fn delete(&self, key: &SessionKey) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key)
+    }
+    fn delete_expired(
+        &self,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).delete_expired(now)
+    }
+    fn delete_by_owner(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).delete_by_owner(owner)
+    }
+}
+
+/// Runs [`SessionStore::delete_expired`] every `every`, forever, on the current tokio runtime.
+///
+/// A failed pass is logged and the task keeps going: one unreachable-database blip must not
+/// stop the cleanup for the rest of the process's life. Abort the returned handle to stop it.
+pub fn spawn_cleanup<S: SessionStore>(
+    store: S,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    use crate::config::Clock as _;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.delete_expired(crate::config::SystemClock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(removed = n, "expired sessions purged"),
+                Err(error) => tracing::warn!(%error, "expired-session cleanup failed; will retry"),
+            }
+        }
+    })
+}

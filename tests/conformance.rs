@@ -1,0 +1,135 @@
+//! The store conformance suite against the in-process `MemoryStore`, plus the checks that
+//! only the memory store can answer (how many records it holds).
+
+#[macro_use]
+#[path = "support/conformance.rs"]
+mod conformance;
+
+use conformance::{assert_fields, fields, must_be_absent, must_create, must_load, MIN, T0};
+use session_runtime::store::{Record, UnixMillis};
+use session_runtime::{MemoryStore, SessionKey, SessionStore};
+
+mod memory {
+    conformance_tests!(session_runtime::MemoryStore::new());
+}
+
+/// The one-call entry point works too (and runs every case on its own fresh store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_against_memory() {
+    conformance::run_all(MemoryStore::new).await;
+}
+
+/// Clones share one store: what `spawn_cleanup(store.clone(), ..)` relies on.
+#[tokio::test]
+async fn memory_clones_share_records() {
+    let a = MemoryStore::new();
+    let b = a.clone();
+    let key = SessionKey::random();
+    let data = fields(&[("a", "1")]);
+    must_create(&a, &key, &Record::new(data.clone(), T0, T0 + MIN), "clone").await;
+    let loaded = must_load(&b, &key, T0, "record created through a clone").await;
+    assert_fields(&loaded, &data, "record created through a clone");
+    b.delete(&key).await.expect("delete");
+    must_be_absent(&a, &key, T0, "record deleted through a clone").await;
+    assert!(
+        a.is_empty(),
+        "a delete through a clone must empty the original"
+    );
+}
+
+/// Without any cleanup task, the memory store does not grow with records that expired: every
+/// `create` purges the expired records of its shard, using the new record's `created_at` as
+/// the clock.
+#[tokio::test]
+async fn memory_store_stays_bounded_without_cleanup() {
+    const CREATES: usize = 20_000;
+    /// Each record lives for this many subsequent creates.
+    const LIFETIME: UnixMillis = 100;
+    const STEP: UnixMillis = 10;
+    /// Live records (`LIFETIME`) plus expired ones a shard has not purged since its last
+    /// create; without purging the store would hold `CREATES`.
+    const BOUND: usize = 1_000;
+
+    let store = MemoryStore::new();
+    let mut max_len = 0;
+    let mut keys = Vec::with_capacity(CREATES);
+    for i in 0..CREATES {
+        let created_at = T0 + i as UnixMillis * STEP;
+        // Expires before the record created `LIFETIME` steps later.
+        let expires_at = created_at + LIFETIME * STEP - 1;
+        let key = SessionKey::random();
+        must_create(
+            &store,
+            &key,
+            &Record::new(fields(&[("i", &i.to_string())]), created_at, expires_at),
+            "bounded",
+        )
+        .await;
+        keys.push(key);
+        max_len = max_len.max(store.len());
+        assert!(
+            store.len() <= BOUND,
+            "after {} creates of records living {LIFETIME} creates each, the memory store holds \
+             {} records (bound {BOUND}): creates do not purge expired records",
+            i + 1,
+            store.len()
+        );
+    }
+    assert!(
+        max_len >= LIFETIME as usize,
+        "the store held at most {max_len} records, fewer than the {LIFETIME} live ones: \
+         creates purged live records"
+    );
+
+    // Purging never took a live record: the last LIFETIME records are all there.
+    let now = T0 + (CREATES as UnixMillis - 1) * STEP;
+    for (i, key) in keys.iter().enumerate().skip(CREATES - LIFETIME as usize) {
+        let loaded = must_load(&store, key, now, "live record after many creates").await;
+        assert_fields(
+            &loaded,
+            &fields(&[("i", &i.to_string())]),
+            "live record after many creates",
+        );
+    }
+    // And what it still holds beyond those is only expired records, which delete_expired finds.
+    let held = store.len();
+    let removed = store.delete_expired(now).await.expect("delete_expired");
+    assert_eq!(
+        held - removed as usize,
+        LIFETIME as usize,
+        "after delete_expired only the {LIFETIME} live records may remain"
+    );
+    assert_eq!(store.len(), LIFETIME as usize);
+}
+
+/// The `spawn_cleanup` task empties the memory store of records expired by the system clock.
+#[tokio::test]
+async fn memory_spawn_cleanup_shrinks_len() {
+    let store = MemoryStore::new();
+    for _ in 0..100 {
+        must_create(
+            &store,
+            &SessionKey::random(),
+            &Record::new(fields(&[]), 0, 1),
+            "cleanup",
+        )
+        .await;
+    }
+    assert_eq!(
+        store.len(),
+        100,
+        "expired records are held until something purges them"
+    );
+    let handle =
+        session_runtime::store::spawn_cleanup(store.clone(), std::time::Duration::from_millis(50));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !store.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spawn_cleanup left {} of 100 expired records after 5 s",
+            store.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    handle.abort();
+}

@@ -1,0 +1,210 @@
+//! End-to-end flows over a real TCP listener with a real HTTP client and cookie jar.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use session_runtime::{MemoryStore, ReadSession, Session, SessionLayer};
+
+#[derive(Session, Default)]
+struct Visit {
+    user: Option<String>,
+    count: u64,
+    a: u64,
+    b: u64,
+}
+
+async fn serve() -> (SocketAddr, MemoryStore) {
+    let store = MemoryStore::new();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|mut s: Session<Visit>| async move {
+                *s.count_mut() += 1;
+                s.count().to_string()
+            }),
+        )
+        .route(
+            "/peek",
+            get(
+                |s: ReadSession<Visit>| async move { format!("{} {} {}", s.count(), s.a(), s.b()) },
+            ),
+        )
+        .route(
+            "/inc/a",
+            get(|mut s: Session<Visit>| async move {
+                *s.a_mut() += 1;
+                s.a().to_string()
+            }),
+        )
+        .route(
+            "/inc/b",
+            get(|mut s: Session<Visit>| async move {
+                *s.b_mut() += 1;
+                s.b().to_string()
+            }),
+        )
+        .route(
+            "/login",
+            get(|mut s: Session<Visit>| async move {
+                s.set_user(Some("ann".into()));
+                s.regenerate();
+                "ok"
+            }),
+        )
+        .route(
+            "/logout",
+            get(|mut s: Session<Visit>| async move {
+                s.destroy();
+                "bye"
+            }),
+        )
+        .layer(SessionLayer::new(store.clone()).with_secure(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, store)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+async fn get_text(c: &reqwest::Client, url: String) -> String {
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_like_client_counts_logs_in_and_out() {
+    let (addr, store) = serve().await;
+    let c = client();
+    assert_eq!(get_text(&c, format!("http://{addr}/peek")).await, "0 0 0");
+    assert!(store.is_empty(), "peeking creates nothing");
+    assert_eq!(get_text(&c, format!("http://{addr}/")).await, "1");
+    assert_eq!(get_text(&c, format!("http://{addr}/")).await, "2");
+    assert_eq!(get_text(&c, format!("http://{addr}/login")).await, "ok");
+    assert_eq!(store.len(), 1, "the pre-login record is gone");
+    assert_eq!(
+        get_text(&c, format!("http://{addr}/")).await,
+        "3",
+        "data survived the new id"
+    );
+    assert_eq!(get_text(&c, format!("http://{addr}/logout")).await, "bye");
+    assert!(store.is_empty());
+    assert_eq!(
+        get_text(&c, format!("http://{addr}/peek")).await,
+        "0 0 0",
+        "the jar dropped the cookie"
+    );
+    assert_eq!(get_text(&c, format!("http://{addr}/")).await, "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_keep_their_own_sessions() {
+    let (addr, store) = serve().await;
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            tokio::spawn(async move {
+                let c = client();
+                for i in 1..=25u64 {
+                    assert_eq!(get_text(&c, format!("http://{addr}/")).await, i.to_string());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.len(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_to_different_fields_of_one_session_both_survive() {
+    let (addr, _store) = serve().await;
+    let c = client();
+    get_text(&c, format!("http://{addr}/")).await;
+    let c = Arc::new(c);
+    let n = 200;
+    let spawn = |path: &'static str| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            for _ in 0..n {
+                get_text(&c, format!("http://{addr}{path}")).await;
+            }
+        })
+    };
+    // One writer per field, both at once on the same session: each commit patches only its
+    // own field, so neither wipes out the other's increments.
+    let (ta, tb) = (spawn("/inc/a"), spawn("/inc/b"));
+    ta.await.unwrap();
+    tb.await.unwrap();
+    let peek = get_text(&c, format!("http://{addr}/peek")).await;
+    assert_eq!(peek, format!("1 {n} {n}"), "count a b");
+}
+
+/// The demo example's exact contract, driven through the real binary.
+#[tokio::test]
+async fn the_demo_binary_serves_its_documented_routes() {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let demo = dir.join(format!("demo{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        demo.exists(),
+        "cargo test builds examples; {} is missing",
+        demo.display()
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(
+        std::process::Command::new(&demo)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let c = client();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if c.get(format!("{base}/peek")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "demo did not start");
+    let json = |s: String| serde_json::from_str::<serde_json::Value>(&s).unwrap();
+    let r = c.get(format!("{base}/peek")).send().await.unwrap();
+    assert!(r.headers().get("set-cookie").is_none());
+    assert_eq!(
+        json(r.text().await.unwrap()),
+        serde_json::json!({"user":null,"count":0,"a":0,"b":0})
+    );
+    assert_eq!(json(get_text(&c, format!("{base}/")).await)["count"], 1);
+    assert_eq!(json(get_text(&c, format!("{base}/inc/a")).await)["a"], 1);
+    assert_eq!(json(get_text(&c, format!("{base}/inc/b")).await)["b"], 1);
+    let v = json(get_text(&c, format!("{base}/login?user=zoe")).await);
+    assert_eq!(v, serde_json::json!({"user":"zoe","count":1,"a":1,"b":1}));
+    assert_eq!(
+        json(get_text(&c, format!("{base}/peek")).await)["user"],
+        "zoe"
+    );
+    let v = json(get_text(&c, format!("{base}/logout")).await);
+    assert_eq!(v, serde_json::json!({"user":null,"count":0,"a":0,"b":0}));
+    assert_eq!(json(get_text(&c, format!("{base}/peek")).await)["count"], 0);
+}

@@ -1,0 +1,148 @@
+//! No log line ever carries a raw session id, whatever goes wrong.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::{header, Request};
+use session_runtime::store::{Patch, SessionStore};
+use session_runtime::{Session, SessionLayer};
+use support::stores::{Faulty, Spy};
+use tower::ServiceExt;
+
+#[derive(Session, Default)]
+struct Visit {
+    count: u64,
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/inc",
+            get(|mut s: Session<Visit>| async move {
+                *s.count_mut() += 1;
+                s.count().to_string()
+            }),
+        )
+        .route(
+            "/logout",
+            get(|mut s: Session<Visit>| async move {
+                s.destroy();
+                "bye"
+            }),
+        )
+}
+
+async fn cookie_of(app: &Router, path: &str, cookie: Option<&str>) -> Option<String> {
+    let mut req = Request::get(path);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    res.headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn ids_never_reach_the_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let spy = Spy::new();
+    let app = routes().layer(SessionLayer::new(spy.clone()));
+    let mut seen_ids = Vec::new();
+
+    // A normal session, then a field that no longer decodes (warns with the session tag).
+    let c1 = cookie_of(&app, "/inc", None).await.unwrap();
+    seen_ids.push(c1["sid=".len()..].to_owned());
+    let key = spy.last_created().unwrap();
+    let bad = serde_json::value::RawValue::from_string("\"x\"".into()).unwrap();
+    spy.inner
+        .patch(&key, &Patch::new().set("count", &bad), 0)
+        .await
+        .unwrap();
+    cookie_of(&app, "/inc", Some(&c1)).await;
+
+    // Unknown, tampered and duplicated ids.
+    let unknown = "Q".repeat(43);
+    seen_ids.push(unknown.clone());
+    cookie_of(&app, "/inc", Some(&format!("sid={unknown}"))).await;
+    cookie_of(&app, "/inc", Some(&format!("sid={unknown}x"))).await;
+    cookie_of(&app, "/inc", Some(&format!("{c1}; sid={unknown}"))).await;
+
+    // A patch racing a deletion (warns), and a logout.
+    spy.inner.delete(&key).await.unwrap();
+    let c2 = cookie_of(&app, "/inc", Some(&c1)).await.unwrap();
+    seen_ids.push(c2["sid=".len()..].to_owned());
+    cookie_of(&app, "/logout", Some(&c2)).await;
+
+    // Store outages on load and on commit.
+    let faulty = Faulty::default();
+    let app2 = routes().layer(SessionLayer::new(faulty.clone()));
+    let c3 = cookie_of(&app2, "/inc", None).await.unwrap();
+    seen_ids.push(c3["sid=".len()..].to_owned());
+    faulty
+        .fail_loads
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    cookie_of(&app2, "/inc", Some(&c3)).await;
+    faulty
+        .fail_loads
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    faulty
+        .fail_writes
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    cookie_of(&app2, "/inc", Some(&c3)).await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("no longer decodes"),
+        "the decode warning was logged:\n{logs}"
+    );
+    assert!(
+        logs.contains("session commit failed"),
+        "the commit failure was logged:\n{logs}"
+    );
+    assert!(
+        logs.contains("session load failed"),
+        "the load failure was logged:\n{logs}"
+    );
+    for id in &seen_ids {
+        assert_eq!(id.len(), 43);
+        assert!(
+            !logs.contains(id.as_str()),
+            "a raw session id leaked into the logs:\n{logs}"
+        );
+        assert!(
+            !logs.contains(&id[..16]),
+            "a prefix of a session id leaked into the logs"
+        );
+    }
+}

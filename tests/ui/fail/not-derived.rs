@@ -1,0 +1,7 @@
+pub struct NotDerived {
+    pub count: u64,
+}
+
+fn h(_: session_runtime::Session<NotDerived>) {}
+
+fn main() {}

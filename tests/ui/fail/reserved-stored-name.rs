@@ -1,0 +1,9 @@
+use session_runtime::Session;
+
+#[derive(Session)]
+struct Visit {
+    #[session(rename = "$expires")]
+    expires: u64,
+}
+
+fn main() {}

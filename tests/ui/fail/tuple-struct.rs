@@ -1,0 +1,6 @@
+use session_runtime::Session;
+
+#[derive(Session)]
+struct Visit(u64, Option<String>);
+
+fn main() {}
