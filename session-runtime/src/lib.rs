@@ -119,6 +119,14 @@ pub use rejection::SessionRejection;
 pub use service::SessionService;
 #[cfg(feature = "memory")]
 pub use store::memory::MemoryStore;
+#[cfg(feature = "mysql")]
+pub use store::mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use store::postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use store::redis::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use store::sqlite::SqliteStore;
 pub use store::SessionStore;
 
 /// The derive: `#[derive(Session)]` on a struct with named fields.

@@ -32,6 +32,14 @@ use crate::id::SessionKey;
 
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 /// Stored field name → that field's JSON.
 pub type FieldMap = HashMap<String, Box<RawValue>>;

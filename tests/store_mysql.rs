@@ -1,0 +1,893 @@
+//! `MySqlStore` against a real MariaDB (or MySQL): the whole conformance suite, plus what only
+//! this backend has (migrate, table names, the field-name encoding, affected-row semantics,
+//! `max_allowed_packet`, outages through a TCP proxy).
+//!
+//! The server comes from `SESSION_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`).
+//! If it cannot be reached the tests print one `SKIPPED` line and pass, unless
+//! `SESSION_TESTS_REQUIRE_SERVICES=1` (as in CI), where they fail. Every test works in its own
+//! uniquely named table and drops it when done.
+#![cfg(feature = "mysql")]
+
+#[macro_use]
+#[path = "support/conformance.rs"]
+mod conformance;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use conformance::{
+    assert_fields, fields, must_be_absent, must_create, must_load, raw, to_raw, MIN, T0,
+};
+use session_runtime::store::mysql::sqlx;
+use session_runtime::store::{
+    Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
+};
+use session_runtime::{MySqlStore, SessionKey};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::{Connection as _, Executor as _, Row as _};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+
+const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+fn url() -> String {
+    std::env::var("SESSION_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+fn connect_options() -> MySqlConnectOptions {
+    url()
+        .parse()
+        .unwrap_or_else(|e| panic!("SESSION_TEST_MYSQL_URL is not a MySQL URL: {e}"))
+}
+
+/// `host:port` of the server, from the URL.
+fn target() -> String {
+    let url = url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:3306")
+    }
+}
+
+/// Whether the server is reachable, decided once per test binary. `Err` carries the reason
+/// for the skip (or, in CI, the failure).
+fn reachable() -> Result<(), String> {
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    CHECK
+        .get_or_init(|| {
+            let target = target();
+            let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&target)
+                .map_err(|e| format!("cannot reach {target} ({e})"))?
+                .collect();
+            let mut last = format!("cannot reach {target} (no address)");
+            for addr in addrs {
+                match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = format!("cannot reach {target} ({e})"),
+                }
+            }
+            Err(last)
+        })
+        .clone()
+}
+
+/// `None` (after one `SKIPPED` line) when the server is unreachable and the services are not
+/// required; a panic when they are.
+fn require_server() -> Option<()> {
+    match reachable() {
+        Ok(()) => Some(()),
+        Err(reason) => {
+            if std::env::var("SESSION_TESTS_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("mysql store suite: {reason} and SESSION_TESTS_REQUIRE_SERVICES=1");
+            }
+            static ONCE: OnceLock<()> = OnceLock::new();
+            ONCE.get_or_init(|| {
+                // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED mysql store suite: {reason}; set SESSION_TESTS_REQUIRE_SERVICES=1 \
+                     to fail instead"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A table name no other test (in this process or another) uses.
+fn unique_table() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("sessions_test_{}_{n}_{nanos}", std::process::id())
+}
+
+async fn pool(acquire_timeout: Duration) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(acquire_timeout)
+        .connect_with(connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("mysql store suite: cannot connect to {}: {e}", url()))
+}
+
+/// Drops its table when the last clone of the store that owns it goes away, on a thread of its
+/// own (a `Drop` cannot await, and the test's runtime may be shutting down).
+struct DropTable(String);
+
+impl Drop for DropTable {
+    fn drop(&mut self) {
+        let sql = format!("DROP TABLE IF EXISTS `{}`", self.0);
+        let dropper = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = MySqlConnection::connect_with(&connect_options()).await {
+                    let _ = conn.execute(sql.as_str()).await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// A migrated `MySqlStore` on its own table, dropped with the last clone.
+#[derive(Clone)]
+struct TestStore {
+    store: MySqlStore,
+    _table: Arc<DropTable>,
+}
+
+impl TestStore {
+    async fn on_pool(pool: MySqlPool) -> Self {
+        let table = unique_table();
+        let store = MySqlStore::new(pool)
+            .with_table_name(&table)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let guard = Arc::new(DropTable(table));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e:?}"));
+        TestStore {
+            store,
+            _table: guard,
+        }
+    }
+}
+
+async fn fresh_store() -> Option<TestStore> {
+    require_server()?;
+    Some(TestStore::on_pool(pool(Duration::from_secs(10)).await).await)
+}
+
+impl SessionStore for TestStore {
+    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
+        self.store.load(key, now).await
+    }
+    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+        self.store.create(key, record).await
+    }
+    async fn patch(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.store.patch(key, patch, now).await
+    }
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.store.touch(key, expires_at, now).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.store.delete(key).await
+    }
+    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
+        self.store.delete_expired(now).await
+    }
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
+        self.store.delete_by_owner(owner).await
+    }
+}
+
+mod mysql {
+    conformance_tests!(match crate::fresh_store().await {
+        Some(store) => store,
+        None => return,
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// MySQL / MariaDB-specific
+// ---------------------------------------------------------------------------------------------
+
+/// `migrate` can run again (and concurrently) without error or data loss, and creates the
+/// documented table and indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent_and_creates_the_indexes() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let key = SessionKey::random();
+    let data = fields(&[("a", "1")]);
+    must_create(
+        &store,
+        &key,
+        &Record::new(data.clone(), T0, T0 + MIN),
+        "before migrate",
+    )
+    .await;
+
+    store.store.migrate().await.expect("second migrate");
+    let concurrent: Vec<_> = (0..4)
+        .map(|_| {
+            let s = store.store.clone();
+            tokio::spawn(async move { s.migrate().await })
+        })
+        .collect();
+    for m in concurrent {
+        m.await.expect("join").expect("concurrent migrate");
+    }
+    let loaded = must_load(&store, &key, T0, "after migrate ran again").await;
+    assert_fields(&loaded, &data, "migrate must keep existing rows");
+
+    // The longest accepted name works too (the index names derived from it fit).
+    let mut longest = unique_table();
+    while longest.len() < 64 {
+        longest.push('x');
+    }
+    let _drop = DropTable(longest.clone());
+    MySqlStore::new(store.store.pool().clone())
+        .with_table_name(&longest)
+        .expect("the longest accepted name")
+        .migrate()
+        .await
+        .expect("migrate with the longest accepted table name");
+
+    let table = store.store.table_name();
+    let mut indexed: Vec<String> = sqlx::query_scalar(
+        "SELECT CONCAT(index_name, ':', column_name) FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ?",
+    )
+    .bind(table)
+    .fetch_all(store.store.pool())
+    .await
+    .expect("information_schema.statistics");
+    indexed.sort();
+    assert_eq!(
+        indexed,
+        vec![
+            "PRIMARY:id".to_owned(),
+            "expires_at_idx:expires_at".to_owned(),
+            "owner_idx:owner".to_owned(),
+        ],
+        "primary key + expiry + owner indexes"
+    );
+}
+
+/// Table names are checked before they get anywhere near SQL.
+#[tokio::test]
+async fn invalid_table_names_are_refused() {
+    let pool = MySqlPoolOptions::new().connect_lazy_with(connect_options());
+    let store = MySqlStore::new(pool);
+    assert_eq!(store.table_name(), "sessions", "the default table name");
+    let long = "t".repeat(65);
+    for bad in [
+        "",
+        "sessions; DROP TABLE x",
+        "a-b",
+        "a b",
+        "a`b",
+        "db.table",
+        "sessões",
+        &long,
+    ] {
+        let err = store
+            .clone()
+            .with_table_name(bad)
+            .expect_err(&format!("table name {bad:?} must be refused"));
+        assert_eq!(err.name, bad);
+        assert!(
+            err.to_string().contains("invalid session table name"),
+            "{err}"
+        );
+    }
+    for good in ["s", "app_sessions", "Sessions2", "_x", &"t".repeat(64)] {
+        let s = store.clone().with_table_name(good).expect(good);
+        assert_eq!(s.table_name(), good);
+    }
+}
+
+/// The stored form is the documented one: plain names stay as they are (so SQL can read
+/// them), every other byte is `%XX`; values are plain JSON; the owner is the raw text. A row
+/// that does not follow it loads as `Corrupt`, not as garbage.
+#[tokio::test]
+async fn field_names_are_stored_in_the_documented_encoding() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let pool = store.store.pool().clone();
+    let table = store.store.table_name().to_owned();
+    let key = SessionKey::random();
+    let data = fields(&[
+        ("user_id", r#""alice""#),
+        ("a\0\"%", r#"{"b": "\u0000"}"#),
+        ("😀", "1"),
+    ]);
+    let owner = "\"o \u{0}\"";
+    let record = Record::new(data.clone(), T0, T0 + MIN).with_owner(Some(owner.into()));
+    must_create(&store, &key, &record, "encoding").await;
+    let v = raw("[2]");
+    let p = Patch::new().set("x y", &v);
+    assert_eq!(
+        store.patch(&key, &p, T0).await.expect("patch"),
+        Patched::Applied
+    );
+
+    let row = sqlx::query(&format!(
+        "SELECT JSON_EXTRACT(data, '$.user_id'), JSON_EXTRACT(data, '$.\"a%00%22%25\".b'), \
+         JSON_EXTRACT(data, '$.\"%F0%9F%98%80\"'), JSON_EXTRACT(data, '$.\"x%20y\"'), \
+         JSON_LENGTH(data), owner FROM `{table}` WHERE id = ?"
+    ))
+    .bind(key.as_bytes().as_slice())
+    .fetch_one(&pool)
+    .await
+    .expect("select");
+    let text = |i: usize| -> String { row.try_get_unchecked(i).expect("column") };
+    assert_eq!(text(0), r#""alice""#);
+    assert_eq!(text(1), r#""\u0000""#);
+    assert_eq!(text(2), "1");
+    assert_eq!(text(3).replace(' ', ""), "[2]");
+    assert_eq!(row.get::<i64, _>(4), 4);
+    assert_eq!(row.get::<Vec<u8>, _>(5), owner.as_bytes());
+
+    let loaded = must_load(&store, &key, T0, "encoding").await;
+    let mut expected = data.clone();
+    expected.insert("x y".to_owned(), v.clone());
+    assert_fields(&loaded, &expected, "names round-trip");
+    assert_eq!(loaded.owner.as_deref(), Some(owner));
+    assert_eq!(store.delete_by_owner(owner).await.expect("revoke"), 1);
+
+    // Rows written by something else are reported, not misread.
+    for (bad_data, what) in [
+        (r#"{"a b": 1}"#, "a key with a byte the encoding escapes"),
+        (r#"{"%zz": 1}"#, "a malformed escape"),
+        (r#"{"%41": 1}"#, "an escaped plain byte"),
+        (r#"{"%FF": 1}"#, "a key that is not UTF-8 once decoded"),
+        (r#"[1]"#, "data that is not an object"),
+    ] {
+        let key = SessionKey::random();
+        sqlx::query(&format!(
+            "INSERT INTO `{table}` (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)"
+        ))
+        .bind(key.as_bytes().as_slice())
+        .bind(bad_data)
+        .bind(T0)
+        .bind(T0 + MIN)
+        .execute(&pool)
+        .await
+        .expect("insert");
+        match store.load(&key, T0).await {
+            Err(StoreError::Corrupt { .. }) => {}
+            other => panic!("{what}: expected Corrupt, got {other:?}"),
+        }
+    }
+}
+
+/// MySQL counts an `UPDATE` that writes identical values as zero *changed* rows; the store
+/// must still report `Applied` (it relies on matched rows), and only a missing or expired
+/// record is `Gone`.
+#[tokio::test]
+async fn writes_that_change_nothing_are_still_applied() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let key = SessionKey::random();
+    let exp = T0 + 10 * MIN;
+    must_create(
+        &store,
+        &key,
+        &Record::new(fields(&[("a", "1")]), T0, exp).with_owner(Some("\"o\"".into())),
+        "same",
+    )
+    .await;
+    let same = raw("1");
+    let cases: [(&str, Patch<'_>); 5] = [
+        ("same value", Patch::new().set("a", &same)),
+        ("remove a missing field", Patch::new().remove("missing")),
+        ("same expiry", Patch::new().expires_at(exp)),
+        ("same owner", Patch::new().owner(Some("\"o\""))),
+        ("empty patch", Patch::new()),
+    ];
+    for (what, p) in &cases {
+        assert_eq!(
+            store.patch(&key, p, T0).await.expect(what),
+            Patched::Applied,
+            "{what}"
+        );
+    }
+    assert_eq!(
+        store.touch(&key, exp, T0).await.expect("touch"),
+        Patched::Applied,
+        "same touch"
+    );
+    assert_eq!(
+        store.patch(&key, &Patch::new(), exp).await.expect("gone"),
+        Patched::Gone
+    );
+    assert_eq!(
+        store.touch(&key, exp, exp).await.expect("gone"),
+        Patched::Gone
+    );
+    assert_eq!(
+        store
+            .create(&key, &Record::new(FieldMap::new(), T0, exp))
+            .await
+            .expect("dup"),
+        Created::Collision
+    );
+}
+
+/// A patch rewrites only the keys it names, at the SQL level: a value written behind the
+/// store's back under another key survives a patch made from a stale view.
+#[tokio::test]
+async fn patch_merges_on_the_server() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let table = store.store.table_name().to_owned();
+    let key = SessionKey::random();
+    must_create(
+        &store,
+        &key,
+        &Record::new(fields(&[("a", "1")]), T0, T0 + MIN),
+        "merge",
+    )
+    .await;
+    sqlx::query(&format!(
+        "UPDATE `{table}` SET data = JSON_SET(data, '$.b', 2) WHERE id = ?"
+    ))
+    .bind(key.as_bytes().as_slice())
+    .execute(store.store.pool())
+    .await
+    .expect("side write");
+    let v = raw("3");
+    let p = Patch::new().set("c", &v).remove("a");
+    assert_eq!(
+        store.patch(&key, &p, T0).await.expect("patch"),
+        Patched::Applied
+    );
+    let loaded = must_load(&store, &key, T0, "merge").await;
+    assert_fields(
+        &loaded,
+        &fields(&[("b", "2"), ("c", "3")]),
+        "server-side merge",
+    );
+}
+
+/// The server's `max_allowed_packet` leaves room for the suite's 1 MiB values, and a statement
+/// over it fails with `Backend` (not `Unavailable`: retrying would not help, though the server
+/// closes the connection) and writes nothing, after which the store still works.
+#[tokio::test]
+async fn max_allowed_packet_is_respected() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let packet: u64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS UNSIGNED)")
+        .fetch_one(store.store.pool())
+        .await
+        .expect("max_allowed_packet");
+    assert!(
+        packet >= 4 << 20,
+        "max_allowed_packet is {packet} bytes; the conformance suite's 1 MiB values need at \
+         least 4 MiB (SET GLOBAL max_allowed_packet = 16777216)"
+    );
+    if packet > 64 << 20 {
+        eprintln!("max_allowed_packet is {packet}: not testing an oversized statement");
+        return;
+    }
+    let key = SessionKey::random();
+    let huge = to_raw(&"x".repeat(packet as usize + 1024));
+    let mut data = FieldMap::new();
+    data.insert("huge".to_owned(), huge);
+    match store.create(&key, &Record::new(data, T0, T0 + MIN)).await {
+        Err(StoreError::Backend(_)) => {}
+        other => panic!("a create over max_allowed_packet: expected Backend, got {other:?}"),
+    }
+    must_be_absent(&store, &key, T0, "the oversized record").await;
+    must_create(
+        &store,
+        &key,
+        &Record::new(fields(&[("a", "1")]), T0, T0 + MIN),
+        "after",
+    )
+    .await;
+}
+
+/// `delete_expired` sweeping while other records are created, touched and patched: nothing
+/// fails (on InnoDB a statement may be picked as a deadlock victim; the store runs it again),
+/// live records are never swept, and the sweeps together count exactly the expired records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_racing_with_writes_counts_exactly() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    const LIVE: usize = 16;
+    const EXPIRED_PER_CREATOR: usize = 60;
+    let now = T0 + 60 * MIN;
+    let mut live = Vec::new();
+    for i in 0..LIVE {
+        let key = SessionKey::random();
+        let record = Record::new(fields(&[("n", "0")]), T0, now + 1 + i as UnixMillis);
+        must_create(&store, &key, &record, "live").await;
+        live.push(key);
+    }
+
+    let mut tasks: Vec<JoinHandle<u64>> = Vec::new();
+    for c in 0..2u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EXPIRED_PER_CREATOR {
+                let at = now - 1 - (c * 1_000 + i as u64) as UnixMillis;
+                let record = Record::new(fields(&[("dead", "true")]), T0, at);
+                must_create(&store, &SessionKey::random(), &record, "expired").await;
+            }
+            0
+        }));
+    }
+    for w in 0..3usize {
+        let (store, live) = (store.clone(), live.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..40usize {
+                let key = live[(w * 7 + round) % LIVE];
+                let at = now + MIN + (round * 3 + w) as UnixMillis;
+                let touched = store.touch(&key, at, now).await;
+                assert!(
+                    matches!(touched, Ok(Patched::Applied)),
+                    "touch: {touched:?}"
+                );
+                let v = to_raw(&round);
+                let p = Patch::new().set("n", &v).expires_at(at + 1);
+                let patched = store.patch(&key, &p, now).await;
+                assert!(
+                    matches!(patched, Ok(Patched::Applied)),
+                    "patch: {patched:?}"
+                );
+            }
+            0
+        }));
+    }
+    for _ in 0..2 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut removed = 0;
+            for _ in 0..30 {
+                removed += store.delete_expired(now).await.expect("delete_expired");
+                tokio::task::yield_now().await;
+            }
+            removed
+        }));
+    }
+    let mut removed = 0;
+    for t in tasks {
+        removed += t
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    }
+    removed += store
+        .delete_expired(now)
+        .await
+        .expect("final delete_expired");
+    assert_eq!(
+        removed,
+        2 * EXPIRED_PER_CREATOR as u64,
+        "the sweeps together must count every expired record exactly once"
+    );
+    for key in &live {
+        must_load(&store, key, now, "a live record after the racing sweeps").await;
+    }
+}
+
+/// A statement that InnoDB picks as a deadlock victim is run again rather than failing: a
+/// competing transaction holds rows `delete_expired` needs and then asks for the one that
+/// `delete_expired` already holds; being the lighter transaction, the store's statement is
+/// rolled back, and its retry completes once the competitor commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_victim_statement_is_retried() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let table = store.store.table_name().to_owned();
+    let now = T0 + 60 * MIN;
+    // First in primary-key order and in expiry order, so a sweep locks it first either way.
+    let first = SessionKey::from_bytes([0; 32]);
+    let second = SessionKey::from_bytes([0xff; 32]);
+    must_create(
+        &store,
+        &first,
+        &Record::new(fields(&[]), T0, now - 2),
+        "first",
+    )
+    .await;
+    must_create(
+        &store,
+        &second,
+        &Record::new(fields(&[]), T0, now - 1),
+        "second",
+    )
+    .await;
+    let mut live = Vec::new();
+    for _ in 0..30 {
+        let key = SessionKey::random();
+        must_create(
+            &store,
+            &key,
+            &Record::new(fields(&[]), T0, now + MIN),
+            "live",
+        )
+        .await;
+        live.push(key);
+    }
+
+    // The competitor: a heavy transaction (30 rows changed) holding every row but `first`.
+    let mut competitor = MySqlConnection::connect_with(&connect_options())
+        .await
+        .expect("competitor connection");
+    competitor.execute("BEGIN").await.expect("begin");
+    for key in &live {
+        sqlx::query(&format!(
+            "UPDATE `{table}` SET created_at = created_at + 1 WHERE id = ?"
+        ))
+        .bind(key.as_bytes().as_slice())
+        .execute(&mut competitor)
+        .await
+        .expect("competitor update");
+    }
+    sqlx::query(&format!("SELECT id FROM `{table}` WHERE id = ? FOR UPDATE"))
+        .bind(second.as_bytes().as_slice())
+        .fetch_one(&mut competitor)
+        .await
+        .expect("competitor locks the second record");
+
+    // The sweep takes `first`, then waits for the competitor.
+    let sweeper = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete_expired(now).await })
+    };
+    // (`information_schema.innodb_trx` lags behind; the monitor output does not.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delete = format!("DELETE FROM `{table}`");
+    loop {
+        let status: (String, String, String) = sqlx::query_as("SHOW ENGINE INNODB STATUS")
+            .fetch_one(store.store.pool())
+            .await
+            .expect("SHOW ENGINE INNODB STATUS");
+        let sweep_waits = status
+            .2
+            .split("---TRANSACTION")
+            .any(|t| t.contains(&delete) && t.contains("LOCK WAIT"));
+        if sweep_waits {
+            break;
+        }
+        assert!(
+            !sweeper.is_finished(),
+            "the sweep finished without waiting for the competitor"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the sweep never waited for the competitor"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Closing the cycle: InnoDB rolls back the lighter transaction, the sweep. That the
+    // competitor gets `first`, which the sweep had deleted, shows the sweep was rolled back.
+    sqlx::query(&format!("SELECT id FROM `{table}` WHERE id = ? FOR UPDATE"))
+        .bind(first.as_bytes().as_slice())
+        .fetch_one(&mut competitor)
+        .await
+        .expect("the competitor must win the deadlock (it changed 30 rows, the sweep 1)");
+    competitor.execute("COMMIT").await.expect("commit");
+    let _ = competitor.close().await;
+
+    let swept = sweeper.await.expect("join");
+    assert!(
+        matches!(swept, Ok(2)),
+        "the sweep, rolled back as a deadlock victim, must be run again and count both expired \
+         records: {swept:?}"
+    );
+    for key in &live {
+        must_load(&store, key, now, "live records survive the retried sweep").await;
+    }
+}
+
+/// `connect` to a port where nothing listens gives up with `Unavailable` after its short
+/// acquire timeout, instead of hanging.
+#[tokio::test]
+async fn connect_to_a_dead_port_is_unavailable_quickly() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let started = Instant::now();
+    let result = MySqlStore::connect(&format!("mysql://root@127.0.0.1:{port}/test")).await;
+    match result {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {:?}", other.map(|_| "a store")),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "connect took {:?} to give up",
+        started.elapsed()
+    );
+}
+
+/// A TCP proxy to the real server that the test can cut and restore: a network fault
+/// injected between the store and a real engine.
+struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let mut proxy = Proxy {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            upstream,
+            accept: None,
+            conns: Arc::default(),
+        };
+        proxy.up().await;
+        proxy
+    }
+
+    /// Listens again on the same address (SO_REUSEADDR: the cut connections are in TIME_WAIT).
+    async fn up(&mut self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket.bind(self.addr).expect("bind proxy");
+        let listener: TcpListener = socket.listen(64).expect("listen");
+        self.addr = listener.local_addr().expect("addr");
+        let (upstream, conns) = (self.upstream, self.conns.clone());
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().expect("conns").push(conn);
+            }
+        }));
+    }
+
+    /// Stops listening (new connections are refused) and cuts every open connection.
+    async fn down(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+            let _ = accept.await;
+        }
+        let conns = std::mem::take(&mut *self.conns.lock().expect("conns"));
+        for c in &conns {
+            c.abort();
+        }
+        for c in conns {
+            let _ = c.await;
+        }
+    }
+}
+
+/// Through a proxy that is cut and restored: every operation fails with `Unavailable` while it
+/// is down (within the pool's acquire timeout), and the same store works again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_is_unavailable_and_the_store_recovers() {
+    if require_server().is_none() {
+        return;
+    }
+    let upstream = tokio::net::lookup_host(target())
+        .await
+        .expect("resolve")
+        .next()
+        .expect("an address");
+    let mut proxy = Proxy::start(upstream).await;
+    let proxied = MySqlPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with(connect_options().host("127.0.0.1").port(proxy.addr.port()))
+        .await
+        .expect("connect through the proxy");
+    let store = TestStore::on_pool(proxied).await;
+
+    let key = SessionKey::random();
+    let data = fields(&[("a", "1")]);
+    must_create(
+        &store,
+        &key,
+        &Record::new(data.clone(), T0, T0 + 60 * MIN),
+        "before",
+    )
+    .await;
+    must_load(&store, &key, T0, "before the outage").await;
+
+    proxy.down().await;
+    let v = raw("2");
+    let started = Instant::now();
+    let outcomes = [
+        ("load", store.load(&key, T0).await.map(|_| ())),
+        (
+            "create",
+            store
+                .create(
+                    &SessionKey::random(),
+                    &Record::new(data.clone(), T0, T0 + MIN),
+                )
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "patch",
+            store
+                .patch(&key, &Patch::new().set("a", &v), T0)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "touch",
+            store.touch(&key, T0 + 2 * MIN, T0).await.map(|_| ()),
+        ),
+        ("delete", store.delete(&SessionKey::random()).await),
+        ("delete_expired", store.delete_expired(T0).await.map(|_| ())),
+        (
+            "delete_by_owner",
+            store.delete_by_owner("\"x\"").await.map(|_| ()),
+        ),
+        ("migrate", store.store.migrate().await),
+    ];
+    for (op, outcome) in outcomes {
+        match outcome {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("{op} during the outage: expected Unavailable, got {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "8 operations with a 1 s acquire timeout took {:?}",
+        started.elapsed()
+    );
+
+    proxy.up().await;
+    let loaded = must_load(&store, &key, T0, "after the proxy came back").await;
+    assert_fields(&loaded, &data, "the record survives the outage");
+    assert_eq!(
+        store
+            .patch(&key, &Patch::new().set("a", &v), T0)
+            .await
+            .expect("patch after"),
+        Patched::Applied
+    );
+    let loaded = must_load(&store, &key, T0, "patched after the outage").await;
+    assert_fields(&loaded, &fields(&[("a", "2")]), "patch after the outage");
+    proxy.down().await;
+    // The table is dropped through a direct connection, not through the (now cut) proxy.
+}
