@@ -9,17 +9,30 @@
 //! - `GET /login?user=NAME`  — sets `user` and gives the session a new id
 //! - `GET /logout`           — destroys the session (answers the default session)
 //!
-//! Sessions live in the memory store; the cookie's `Secure` flag is off so the demo works
-//! over plain http.
+//! - `GET /big?bytes=N`      — stores a string of N bytes in the field `blob` (not echoed),
+//!   to exercise the cookie store's size limit
+//!
+//! Flags: `--addr HOST:PORT`, `--idle-timeout SECS`, `--absolute-timeout SECS`,
+//! `--max-age SECS` (persistent cookie), `--key HEX` (sign the cookie with this key;
+//! repeatable, the first signs and all verify), `--cookie-store` (the whole session in an
+//! encrypted cookie; needs `--key`), `--secure` (set the cookie's `Secure` flag; off by default
+//! so the demo works over plain http).
+//!
+//! `--store URL` picks where sessions live: `memory` (the default), `sqlite://PATH`,
+//! `postgres://...`, `mysql://...` (MySQL or MariaDB) or `redis://...`; the tables are
+//! created on start and expired sessions are purged every minute. Two demo processes given the
+//! same PostgreSQL, MySQL or Redis URL share their sessions.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use session_runtime::{MemoryStore, ReadSession, Session, SessionLayer};
+
+use session_runtime::{CookieKeys, MemoryStore, ReadSession, Session, SessionLayer};
 
 #[derive(Session, Serialize, Default, Debug)]
 struct Demo {
@@ -27,6 +40,8 @@ struct Demo {
     count: u64,
     a: u64,
     b: u64,
+    #[serde(skip_serializing)]
+    blob: String,
 }
 
 async fn index(mut s: Session<Demo>) -> Response {
@@ -59,12 +74,22 @@ async fn login(mut s: Session<Demo>, Query(q): Query<Login>) -> Response {
     Json(s.get()).into_response()
 }
 
+#[derive(Deserialize)]
+struct Big {
+    bytes: usize,
+}
+
+async fn big(mut s: Session<Demo>, Query(q): Query<Big>) -> Response {
+    s.set_blob("x".repeat(q.bytes.min(1 << 20)));
+    Json(s.get()).into_response()
+}
+
 async fn logout(mut s: Session<Demo>) -> Response {
     s.destroy();
     Json(s.get()).into_response()
 }
 
-fn app() -> Router {
+fn app(layer: SessionLayer) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/peek", get(peek))
@@ -72,28 +97,146 @@ fn app() -> Router {
         .route("/inc/b", get(inc_b))
         .route("/login", get(login))
         .route("/logout", get(logout))
-        .layer(SessionLayer::new(MemoryStore::new()).with_secure(false))
+        .route("/big", get(big))
+        .layer(layer)
 }
 
-fn parse_args() -> Result<SocketAddr, String> {
-    let mut addr: SocketAddr = ([127, 0, 0, 1], 3000).into();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
+struct Args {
+    addr: SocketAddr,
+    idle_timeout: Option<Duration>,
+    absolute_timeout: Option<Duration>,
+    max_age: Option<Duration>,
+    keys: Vec<String>,
+    cookie_store: bool,
+    secure: bool,
+    store: String,
+}
+
+const USAGE: &str =
+    "usage: demo [--addr HOST:PORT] [--idle-timeout SECS] [--absolute-timeout SECS] \
+[--max-age SECS] [--key HEX]... [--cookie-store] [--secure] \
+[--store memory|sqlite://PATH|postgres://..|mysql://..|redis://..]";
+
+/// Connects to the store named by `--store` (creating its tables or checking its server)
+/// and starts its expired-session cleanup.
+async fn store_layer(url: &str) -> Result<SessionLayer, String> {
+    let every = Duration::from_secs(60);
+    let fail = |e: &dyn std::fmt::Display| format!("--store {url}: {e}");
+    if url == "memory" {
+        return Ok(SessionLayer::new(MemoryStore::new()));
+    }
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        let store = session_runtime::SqliteStore::connect(url)
+            .await
+            .map_err(|e| fail(&e))?;
+        store.migrate().await.map_err(|e| fail(&e))?;
+        session_runtime::store::spawn_cleanup(store.clone(), every);
+        return Ok(SessionLayer::new(store));
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = session_runtime::PostgresStore::connect(url)
+            .await
+            .map_err(|e| fail(&e))?;
+        store.migrate().await.map_err(|e| fail(&e))?;
+        session_runtime::store::spawn_cleanup(store.clone(), every);
+        return Ok(SessionLayer::new(store));
+    }
+    #[cfg(feature = "mysql")]
+    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        let store = session_runtime::MySqlStore::connect(url)
+            .await
+            .map_err(|e| fail(&e))?;
+        store.migrate().await.map_err(|e| fail(&e))?;
+        session_runtime::store::spawn_cleanup(store.clone(), every);
+        return Ok(SessionLayer::new(store));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis:") || url.starts_with("rediss:") {
+        let store = session_runtime::RedisStore::connect(url)
+            .await
+            .map_err(|e| fail(&e))?;
+        store.migrate().await.map_err(|e| fail(&e))?;
+        session_runtime::store::spawn_cleanup(store.clone(), every);
+        return Ok(SessionLayer::new(store));
+    }
+    let _ = (every, fail);
+    Err(format!(
+        "--store {url}: unknown or not compiled in (memory, sqlite://PATH, postgres://.., mysql://.., redis://..; \
+         the SQL and Redis stores need the example's default `all-stores` feature)"
+    ))
+}
+
+async fn layer(args: &Args) -> Result<SessionLayer, String> {
+    let keys = if args.keys.is_empty() {
+        None
+    } else {
+        Some(CookieKeys::from_hex(&args.keys).map_err(|e| format!("--key: {e}"))?)
+    };
+    let mut layer = match (args.cookie_store, keys) {
+        (true, Some(keys)) => SessionLayer::cookie_store(keys),
+        (true, None) => return Err("--cookie-store needs --key HEX".into()),
+        (false, Some(keys)) => store_layer(&args.store).await?.with_signed_cookies(keys),
+        (false, None) => store_layer(&args.store).await?,
+    };
+    layer = layer.with_secure(args.secure);
+    if let Some(d) = args.idle_timeout {
+        layer = layer.with_idle_timeout(d);
+    }
+    if let Some(d) = args.absolute_timeout {
+        layer = layer.with_absolute_timeout(d);
+    }
+    if let Some(d) = args.max_age {
+        layer = layer.with_max_age(d);
+    }
+    layer.check().map_err(|e| e.to_string())
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: ([127, 0, 0, 1], 3000).into(),
+        idle_timeout: None,
+        absolute_timeout: None,
+        max_age: None,
+        keys: Vec::new(),
+        cookie_store: false,
+        secure: false,
+        store: "memory".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    let secs = |flag: &str, v: Option<String>| -> Result<Duration, String> {
+        let v = v.ok_or(format!("{flag} needs a number of seconds"))?;
+        match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+            _ => Err(format!("{flag} {v}: expected a positive number of seconds")),
+        }
+    };
+    while let Some(arg) = it.next() {
         match arg.as_str() {
             "--addr" => {
-                let v = args
+                let v = it
                     .next()
                     .ok_or("--addr needs a value, e.g. 127.0.0.1:3000")?;
-                addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
+                args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
             }
+            "--idle-timeout" => args.idle_timeout = Some(secs(&arg, it.next())?),
+            "--absolute-timeout" => args.absolute_timeout = Some(secs(&arg, it.next())?),
+            "--max-age" => args.max_age = Some(secs(&arg, it.next())?),
+            "--key" => args
+                .keys
+                .push(it.next().ok_or("--key needs a hex key (64 hex digits)")?),
+            "--cookie-store" => args.cookie_store = true,
+            "--secure" => args.secure = true,
+            "--store" => args.store = it.next().ok_or("--store needs a URL or `memory`")?,
             "-h" | "--help" => {
-                println!("usage: demo [--addr HOST:PORT]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument `{other}` (try --help)")),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    Ok(addr)
+    Ok(args)
 }
 
 #[tokio::main]
@@ -103,13 +246,21 @@ async fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let addr = match parse_args() {
+    let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("demo: {e}");
             std::process::exit(2);
         }
     };
+    let layer = match layer(&args).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            std::process::exit(2);
+        }
+    };
+    let addr = args.addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -121,7 +272,7 @@ async fn main() {
         "demo listening on http://{}",
         listener.local_addr().unwrap_or(addr)
     );
-    if let Err(e) = axum::serve(listener, app()).await {
+    if let Err(e) = axum::serve(listener, app(layer)).await {
         eprintln!("demo: server error: {e}");
         std::process::exit(1);
     }

@@ -148,9 +148,20 @@ async fn concurrent_changes_to_different_fields_of_one_session_both_survive() {
     assert_eq!(peek, format!("1 {n} {n}"), "count a b");
 }
 
-/// The demo example's exact contract, driven through the real binary.
-#[tokio::test]
-async fn the_demo_binary_serves_its_documented_routes() {
+struct Demo {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the demo example binary (built by `cargo test`) with `args` on a free port.
+async fn spawn_demo(args: &[&str]) -> Demo {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
     let demo = dir.join(format!("demo{}", std::env::consts::EXE_SUFFIX));
@@ -163,37 +174,42 @@ async fn the_demo_binary_serves_its_documented_routes() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+    let child = std::process::Command::new(&demo)
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let d = Demo {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let c = reqwest::Client::new();
+    for _ in 0..200 {
+        if c.get(format!("{}/peek", d.base)).send().await.is_ok() {
+            return d;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let _guard = Kill(
-        std::process::Command::new(&demo)
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    panic!("demo {args:?} did not start");
+}
+
+fn json(s: String) -> serde_json::Value {
+    serde_json::from_str(&s).unwrap()
+}
+
+/// The demo example's exact contract, driven through the real binary.
+#[tokio::test]
+async fn the_demo_binary_serves_its_documented_routes() {
+    let d = spawn_demo(&[]).await;
+    let base = &d.base;
     let c = client();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if c.get(format!("{base}/peek")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(up, "demo did not start");
-    let json = |s: String| serde_json::from_str::<serde_json::Value>(&s).unwrap();
     let r = c.get(format!("{base}/peek")).send().await.unwrap();
     assert!(r.headers().get("set-cookie").is_none());
     assert_eq!(
-        json(r.text().await.unwrap()),
-        serde_json::json!({"user":null,"count":0,"a":0,"b":0})
+        r.text().await.unwrap(),
+        r#"{"user":null,"count":0,"a":0,"b":0}"#,
+        "exact shape and order"
     );
     assert_eq!(json(get_text(&c, format!("{base}/")).await)["count"], 1);
     assert_eq!(json(get_text(&c, format!("{base}/inc/a")).await)["a"], 1);
@@ -207,4 +223,92 @@ async fn the_demo_binary_serves_its_documented_routes() {
     let v = json(get_text(&c, format!("{base}/logout")).await);
     assert_eq!(v, serde_json::json!({"user":null,"count":0,"a":0,"b":0}));
     assert_eq!(json(get_text(&c, format!("{base}/peek")).await)["count"], 0);
+}
+
+/// `--idle-timeout 1`: a session used within the second lives on; one left alone for longer
+/// is gone (real time, real binary).
+#[tokio::test]
+async fn demo_idle_timeout_expires_unused_sessions() {
+    let d = spawn_demo(&["--idle-timeout", "1"]).await;
+    let c = client();
+    assert_eq!(json(get_text(&c, format!("{}/", d.base)).await)["count"], 1);
+    for expected in 2..=4 {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            json(get_text(&c, format!("{}/", d.base)).await)["count"],
+            expected,
+            "kept alive by use"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(
+        json(get_text(&c, format!("{}/peek", d.base)).await)["count"],
+        0,
+        "expired after 1 s idle"
+    );
+}
+
+/// `--absolute-timeout 1` with `--idle-timeout 60`: activity cannot keep a session past the cap.
+#[tokio::test]
+async fn demo_absolute_timeout_caps_active_sessions() {
+    let d = spawn_demo(&["--idle-timeout", "60", "--absolute-timeout", "1"]).await;
+    let c = client();
+    assert_eq!(json(get_text(&c, format!("{}/", d.base)).await)["count"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(json(get_text(&c, format!("{}/", d.base)).await)["count"], 2);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        json(get_text(&c, format!("{}/peek", d.base)).await)["count"],
+        0,
+        "past the absolute cap"
+    );
+}
+
+/// `--max-age 60 --key K`: a persistent, signed cookie.
+#[tokio::test]
+async fn demo_max_age_and_key_give_a_persistent_signed_cookie() {
+    let key = "ab".repeat(32);
+    let d = spawn_demo(&["--max-age", "60", "--key", &key]).await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/", d.base))
+        .send()
+        .await
+        .unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("Max-Age=60") || set.contains("Max-Age=59"),
+        "{set}"
+    );
+    let value = set.split(';').next().unwrap().trim_start_matches("sid=");
+    assert_eq!(value.split('.').count(), 2, "ID.TAG: {value}");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}
+
+/// `--cookie-store --key K`: no server state; `/big` stays under the 4096-byte cookie limit or
+/// answers 500 without a cookie.
+#[tokio::test]
+async fn demo_cookie_store_keeps_the_session_in_the_cookie_and_refuses_oversize() {
+    let key = "cd".repeat(32);
+    let d = spawn_demo(&["--cookie-store", "--key", &key]).await;
+    let c = client();
+    assert_eq!(json(get_text(&c, format!("{}/", d.base)).await)["count"], 1);
+    assert_eq!(json(get_text(&c, format!("{}/", d.base)).await)["count"], 2);
+    assert!(!get_text(&c, format!("{}/big?bytes=2000", d.base))
+        .await
+        .is_empty());
+    let r = c
+        .get(format!("{}/big?bytes=5000", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "never a truncated cookie"
+    );
+    assert_eq!(
+        json(get_text(&c, format!("{}/peek", d.base)).await)["count"],
+        2,
+        "the old cookie still works"
+    );
 }

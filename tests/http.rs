@@ -10,7 +10,7 @@ use http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use session_runtime::store::{Patch, SessionStore};
-use session_runtime::{ReadSession, Session, SessionLayer, SigningKeys};
+use session_runtime::{CookieKeys, ReadSession, Session, SessionLayer};
 use support::stores::{Faulty, Op, Spy};
 use tower::ServiceExt;
 
@@ -546,7 +546,7 @@ async fn two_session_types_share_one_record_field_by_field() {
 async fn signed_cookies_verify_and_reject_forgeries() {
     let key = [42u8; 32];
     let app = routes()
-        .layer(SessionLayer::new(Spy::new()).with_signing_keys(SigningKeys::new([key]).unwrap()));
+        .layer(SessionLayer::new(Spy::new()).with_signed_cookies(CookieKeys::new([key]).unwrap()));
     let cookie = send(&app, "/inc", &[]).await.cookie().unwrap();
     let value = &cookie["sid=".len()..];
     let (id, tag) = value.split_once('.').expect("ID.TAG");
@@ -559,7 +559,7 @@ async fn signed_cookies_verify_and_reject_forgeries() {
     let forged = format!("sid={id}.{}", String::from_utf8(t).unwrap());
     assert_eq!(send(&app, "/peek", &[&forged]).await.body, "0:true");
     let other = routes().layer(
-        SessionLayer::new(Spy::new()).with_signing_keys(SigningKeys::new([[1u8; 32]]).unwrap()),
+        SessionLayer::new(Spy::new()).with_signed_cookies(CookieKeys::new([[1u8; 32]]).unwrap()),
     );
     assert_eq!(
         send(&other, "/peek", &[&cookie]).await.body,

@@ -87,7 +87,17 @@ impl<'a> Input<'a> {
 impl Field<'_> {
     /// Whether the field is never stored.
     pub fn is_skipped(&self) -> bool {
-        self.attrs.skip
+        self.attrs.skip.is_some()
+    }
+
+    /// Whether the field is a flash value, removed from the session once read.
+    pub fn is_flash(&self) -> bool {
+        self.attrs.flash.is_some()
+    }
+
+    /// Whether the field identifies the session's user.
+    pub fn is_user_id(&self) -> bool {
+        self.attrs.user_id.is_some()
     }
 
     /// The field's name without the `r#` of a raw identifier: `type` for `r#type`.
@@ -104,10 +114,13 @@ impl Field<'_> {
     }
 }
 
-/// The names of the six accessors generated for one field, in the order they are generated.
+/// The names of the accessors generated for one field, in the order they are generated: six
+/// for every field, seven for a flash field.
 pub struct AccessorNames {
-    /// `f`: read access.
+    /// `f`: read access (for a flash field: read and take).
     pub get: String,
+    /// `peek_f`: read access without taking, for a flash field only.
+    pub peek: Option<String>,
     /// `f_mut`: write access.
     pub get_mut: String,
     /// `set_f`.
@@ -121,16 +134,20 @@ pub struct AccessorNames {
 }
 
 impl AccessorNames {
-    /// All six names.
-    pub fn all(&self) -> [&str; 6] {
+    /// All the names, in the order the accessors are generated.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
         [
-            &self.get,
-            &self.get_mut,
-            &self.set,
-            &self.take,
-            &self.reset,
-            &self.is_dirty,
+            Some(&self.get),
+            self.peek.as_ref(),
+            Some(&self.get_mut),
+            Some(&self.set),
+            Some(&self.take),
+            Some(&self.reset),
+            Some(&self.is_dirty),
         ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
     }
 }
 
@@ -139,6 +156,7 @@ impl Field<'_> {
     pub fn accessor_names(&self) -> AccessorNames {
         let name = self.name();
         AccessorNames {
+            peek: self.is_flash().then(|| format!("peek_{name}")),
             get_mut: format!("{name}_mut"),
             set: format!("set_{name}"),
             take: format!("take_{name}"),

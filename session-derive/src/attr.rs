@@ -19,11 +19,15 @@ pub const RENAME: &str = "rename";
 pub const SKIP: &str = "skip";
 /// Field key: `default` or `default = path`, the field's default value.
 pub const DEFAULT: &str = "default";
+/// Field key: `flash`, the field is removed from the session once it has been read.
+pub const FLASH: &str = "flash";
+/// Field key: `user_id`, the field identifies the session's user.
+pub const USER_ID: &str = "user_id";
 /// Container key: `crate = "path"`, the path of the runtime crate.
 pub const CRATE: &str = "crate";
 
 /// Keys accepted on a field.
-const FIELD_KEYS: &[&str] = &[RENAME, SKIP, DEFAULT];
+const FIELD_KEYS: &[&str] = &[RENAME, SKIP, DEFAULT, FLASH, USER_ID];
 /// Keys accepted on the struct.
 const CONTAINER_KEYS: &[&str] = &[CRATE];
 
@@ -47,10 +51,14 @@ pub enum DefaultSource {
 pub struct FieldAttrs {
     /// `rename = "name"`.
     pub rename: Option<Rename>,
-    /// `skip`.
-    pub skip: bool,
+    /// The `skip` key, if given.
+    pub skip: Option<Path>,
     /// `default` / `default = path`; `None` if the key is absent.
     pub default: Option<DefaultSource>,
+    /// The `flash` key, if given (kept for errors about it).
+    pub flash: Option<Path>,
+    /// The `user_id` key, if given (kept for errors about it).
+    pub user_id: Option<Path>,
 }
 
 impl FieldAttrs {
@@ -70,8 +78,10 @@ pub struct ContainerAttrs {
 pub fn field_attrs(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     let mut out = FieldAttrs {
         rename: None,
-        skip: false,
+        skip: None,
         default: None,
+        flash: None,
+        user_id: None,
     };
     for attr in session_attrs(attrs) {
         parse_list(cx, attr, |meta| {
@@ -84,13 +94,11 @@ pub fn field_attrs(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 });
                 set_once(cx, &mut out.rename, &key, rename);
             } else if key.is_ident(SKIP) {
-                if no_value(cx, &meta, SKIP)? {
-                    if out.skip {
-                        duplicate(cx, &key);
-                    } else {
-                        out.skip = true;
-                    }
-                }
+                parse_flag(cx, &meta, SKIP, &mut out.skip)?;
+            } else if key.is_ident(FLASH) {
+                parse_flag(cx, &meta, FLASH, &mut out.flash)?;
+            } else if key.is_ident(USER_ID) {
+                parse_flag(cx, &meta, USER_ID, &mut out.user_id)?;
             } else if key.is_ident(DEFAULT) {
                 let source = parse_default(cx, &meta)?;
                 set_once(cx, &mut out.default, &key, source);
@@ -254,7 +262,20 @@ fn parse_str_value(
     })
 }
 
-/// Checks that a flag key (`skip`) has no value. `Ok(false)` if it has one (after reporting
+/// Parses a flag key (`skip`, `flash`, `user_id`) into `slot`: reports a value after it
+/// (and ignores the key) or a second occurrence.
+fn parse_flag(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    key: &str,
+    slot: &mut Option<Path>,
+) -> syn::Result<()> {
+    let value = no_value(cx, meta, key)?.then(|| meta.path.clone());
+    set_once(cx, slot, &meta.path, value);
+    Ok(())
+}
+
+/// Checks that a flag key has no value. `Ok(false)` if it has one (after reporting
 /// it and skipping it).
 fn no_value(cx: &Ctxt, meta: &ParseNestedMeta, key: &str) -> syn::Result<bool> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {

@@ -189,7 +189,8 @@ impl<'a> Expander<'a> {
         let infos = fields.iter().map(|f| {
             let (stored, name) = (f.field.stored_name(), f.field.name());
             let skipped = f.field.is_skipped().then(|| quote!(.skipped()));
-            quote!(#p::FieldInfo::new(#stored, #name) #skipped)
+            let user_id = f.field.is_user_id().then(|| quote!(.user_id()));
+            quote!(#p::FieldInfo::new(#stored, #name) #skipped #user_id)
         });
         let defaults = fields.iter().map(|f| {
             let (member, default_fn) = (f.field.ident, &f.default_fn);
@@ -265,7 +266,7 @@ impl<'a> Expander<'a> {
         }
     }
 
-    /// The hidden default functions and the six accessors of every field.
+    /// The hidden default functions and the accessors of every field.
     fn accessors_impl(&self) -> TokenStream {
         let Expander {
             input,
@@ -314,8 +315,9 @@ impl<'a> Expander<'a> {
         }
     }
 
-    /// The six accessors of one field, each with its name.
-    fn accessors(&self, f: &FieldGen) -> [(String, TokenStream); 6] {
+    /// The accessors of one field, each with its name, in the order of
+    /// [`AccessorNames::all`](crate::ast::AccessorNames::all).
+    fn accessors(&self, f: &FieldGen) -> Vec<(String, TokenStream)> {
         let p = &self.private;
         let vis = self.input.vis;
         let FieldGen {
@@ -337,6 +339,7 @@ impl<'a> Expander<'a> {
 
         let name = field.name();
         let skipped = field.is_skipped();
+        let flash = field.is_flash();
         let storage = if skipped {
             "\n\nThis field is never stored (`#[session(skip)]`).".to_owned()
         } else if field.attrs.rename.is_some() {
@@ -345,17 +348,17 @@ impl<'a> Expander<'a> {
             String::new()
         };
         let saved = if skipped {
-            ""
+            String::new()
+        } else if flash {
+            format!(", so it is saved with the session and kept until it is read with `{name}()`")
         } else {
-            ", so it is saved with the session"
+            ", so it is saved with the session".to_owned()
         };
         let removed = if skipped {
             ""
         } else {
             "; the field is removed from the store"
         };
-        let get_doc =
-            format!("Returns `{name}`. Reading never marks the field as changed.{storage}");
         let get_mut_doc = format!("Returns `{name}` for writing and marks it as changed{saved}.");
         let set_doc = format!(
             "Sets `{name}` to `value` and returns the previous value; marks the field as changed{saved}."
@@ -365,8 +368,51 @@ impl<'a> Expander<'a> {
         let reset_doc = format!("Puts `{name}` back to its default value{removed}.");
         let dirty_doc = format!("Whether `{name}` was written, set or reset during this request.");
 
-        [
-            (
+        let mut accessors = Vec::with_capacity(7);
+        if flash {
+            let get_doc = format!(
+                "Takes the flash value `{name}`: returns it and leaves its default value in its \
+                 place.\n\nReading a flash value consumes it: like `take_{name}()`, this marks \
+                 the field as removed, so the value is gone from the store after this request \
+                 and the next request sees the default. Use `peek_{name}()` to read it without \
+                 taking it.{storage}"
+            );
+            let must_use = format!(
+                "reading a flash value takes it out of the session; use `reset_{name}()` to discard it"
+            );
+            accessors.push((
+                names.get,
+                quote! {
+                    #[doc = #get_doc]
+                    #[inline]
+                    #[must_use = #must_use]
+                    #vis fn #member(&mut self) -> #ty {
+                        let __default = Self::#default_fn();
+                        #p::replace(&mut self.__tracked.__reset(#index).#member, __default)
+                    }
+                },
+            ));
+            let peek_name = names.peek.expect("a flash field has a `peek_` accessor");
+            let peek = ident(&peek_name);
+            let peek_doc = format!(
+                "Returns the flash value `{name}` without taking it: it stays in the session \
+                 until it is read with `{name}()`. Never marks the field as changed."
+            );
+            accessors.push((
+                peek_name,
+                quote! {
+                    #[doc = #peek_doc]
+                    #[inline]
+                    #[must_use]
+                    #vis fn #peek(&self) -> &#ty {
+                        &self.__tracked.data().#member
+                    }
+                },
+            ));
+        } else {
+            let get_doc =
+                format!("Returns `{name}`. Reading never marks the field as changed.{storage}");
+            accessors.push((
                 names.get,
                 quote! {
                     #[doc = #get_doc]
@@ -376,7 +422,9 @@ impl<'a> Expander<'a> {
                         &self.__tracked.data().#member
                     }
                 },
-            ),
+            ));
+        }
+        accessors.extend([
             (
                 names.get_mut,
                 quote! {
@@ -430,7 +478,8 @@ impl<'a> Expander<'a> {
                     }
                 },
             ),
-        ]
+        ]);
+        accessors
     }
 }
 

@@ -56,6 +56,14 @@ use syn::{parse_macro_input, DeriveInput};
 ///   | `reset_f(&mut self)` | puts the default back | yes, as removed |
 ///   | `is_f_dirty(&self) -> bool` | whether `f` was changed in this request | no |
 ///
+///   A [`flash`](#sessionflash) field reads differently: its getter takes the value, and a
+///   seventh accessor reads it without taking it.
+///
+///   | method (flash fields) | does | marks `f` as changed |
+///   |---|---|---|
+///   | `f(&mut self) -> T`, instead of `f(&self) -> &T` | takes the value: returns it, leaves the default in its place | yes, as removed |
+///   | `peek_f(&self) -> &T` | reads the value without taking it | no |
+///
 ///   A field that was reset or taken is removed from the store, not written. Raw
 ///   identifiers work: a field `r#type` gets `r#type()`, `type_mut()`, `set_type()`, ...
 ///
@@ -131,6 +139,70 @@ use syn::{parse_macro_input, DeriveInput};
 /// # fn main() {}
 /// ```
 ///
+/// ## `#[session(flash)]`
+///
+/// Makes the field a flash value: one that is set in one request and shown once in a later
+/// one, such as "settings saved" after a redirect. **Reading a flash value takes it**: the
+/// getter `f()` needs `&mut self`, returns the value by value, leaves the field's default
+/// in its place and marks the field as removed, so the value is gone from the store after
+/// the request that read it. `peek_f()` reads it without taking it, and works through
+/// `ReadSession<T>` (which cannot take anything). Setting it (`set_f()`, `f_mut()`) stores
+/// it as for any other field, until it is read. A flash field cannot be skipped: it would
+/// never reach the next request.
+///
+/// ```
+/// use session_runtime::{ReadSession, Session};
+///
+/// #[derive(Session)]
+/// pub struct Ui {
+///     #[session(flash)]
+///     notice: Option<String>,
+/// }
+///
+/// // POST /settings: leaves a message for the page the user is redirected to.
+/// async fn save_settings(mut ui: Session<Ui>) {
+///     ui.set_notice(Some("settings saved".to_owned()));
+/// }
+///
+/// // GET /settings: shows the message once; reloading the page does not show it again.
+/// async fn show_settings(mut ui: Session<Ui>) -> String {
+///     match ui.notice() {
+///         Some(notice) => format!("<p class=\"notice\">{notice}</p>"),
+///         None => String::new(),
+///     }
+/// }
+///
+/// // Looking without taking: the message is still shown by the next `show_settings`.
+/// fn has_notice(ui: &ReadSession<Ui>) -> bool {
+///     ui.peek_notice().is_some()
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ## `#[session(user_id)]`
+///
+/// Marks the field that identifies the session's user. The runtime records its stored value
+/// as the session's owner, so that every session of that user can be revoked at once (after
+/// a password change, or from a "log out everywhere" button) with the store's
+/// `delete_by_owner`. At most one field per struct can have it, and it cannot be combined
+/// with `skip` or `flash`: the owner must be stored, and must stay.
+///
+/// ```
+/// # use session_runtime::Session;
+/// #[derive(Session)]
+/// pub struct Auth {
+///     #[session(user_id)]
+///     user_id: Option<String>,
+///     roles: Vec<String>,
+/// }
+///
+/// fn log_in(auth: &mut Session<Auth>, user: &str) {
+///     auth.regenerate(); // a new session id on every privilege change
+///     auth.set_user_id(Some(user.to_owned()));
+/// }
+/// # fn main() {}
+/// ```
+///
 /// # Struct attributes
 ///
 /// ## `#[session(crate = "path")]`
@@ -154,9 +226,11 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// Every mistake in `#[session(..)]` attributes is reported at once, each at the offending
 /// key or value: unknown keys, malformed values, a key given twice, two fields stored under
-/// the same name, `skip` together with `rename`, and two fields whose accessors would have
-/// the same name (`count` and `count_mut`). The accessors are still generated (ignoring the
-/// bad keys), so code that uses them keeps compiling while you fix the attribute.
+/// the same name, `skip` together with `rename`, `flash` or `user_id`, `flash` together with
+/// `user_id`, more than one `user_id` field, and two fields whose accessors would have the
+/// same name (`count` and `count_mut`, or a flash field `notice` and a field `peek_notice`).
+/// The accessors are still generated (ignoring the bad keys), so code that uses them keeps
+/// compiling while you fix the attribute.
 #[proc_macro_derive(Session, attributes(session))]
 pub fn derive_session(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -455,3 +455,213 @@ fn other_attributes_are_ignored() {
     };
     assert_ok(&input);
 }
+
+#[test]
+fn flash_field_api() {
+    let input: DeriveInput = parse_quote! {
+        pub struct Ui {
+            #[session(flash)]
+            notice: Option<String>,
+            #[session(flash, rename = "e", default = none)]
+            error: Option<String>,
+        }
+    };
+    let file = assert_ok(&input);
+    let text = quote::quote!(#file).to_string();
+    for method in [
+        // The getter takes the value: `&mut self`, by value, marked as removed.
+        "pub fn notice (& mut self) -> Option < String > { let __default = Self :: __session_default_0 () ; :: session_runtime :: __private :: replace (& mut self . __tracked . __reset (0) . notice , __default) }",
+        "pub fn peek_notice (& self) -> & Option < String > { & self . __tracked . data () . notice }",
+        "pub fn notice_mut (& mut self) -> & mut Option < String >",
+        "pub fn set_notice (& mut self , value : Option < String >) -> Option < String >",
+        "pub fn take_notice (& mut self) -> Option < String >",
+        "pub fn reset_notice (& mut self)",
+        "pub fn is_notice_dirty (& self)",
+        "pub fn error (& mut self) -> Option < String >",
+        "pub fn peek_error (& self) -> & Option < String >",
+    ] {
+        assert!(text.contains(method), "`{method}` missing in {text}");
+    }
+    assert!(!text.contains("fn notice (& self)"), "{text}");
+    assert_eq!(text.matches("fn peek_").count(), 2, "{text}");
+    // A flash field is stored like any other.
+    assert!(
+        text.contains("FieldInfo :: new (\"notice\" , \"notice\") ,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FieldInfo :: new (\"e\" , \"error\")]"),
+        "{text}"
+    );
+    assert!(!text.contains(". skipped ()"), "{text}");
+}
+
+#[test]
+fn non_flash_fields_have_no_peek() {
+    let input: DeriveInput = parse_quote! {
+        struct Visit { count: u64 }
+    };
+    let file = assert_ok(&input);
+    let text = quote::quote!(#file).to_string();
+    assert!(!text.contains("peek_"), "{text}");
+}
+
+#[test]
+fn user_id_field_is_marked() {
+    let input: DeriveInput = parse_quote! {
+        struct Auth {
+            roles: Vec<String>,
+            #[session(user_id, rename = "uid")]
+            user: Option<String>,
+        }
+    };
+    let file = assert_ok(&input);
+    let text = quote::quote!(#file).to_string();
+    assert!(
+        text.contains("FieldInfo :: new (\"uid\" , \"user\") . user_id ()"),
+        "{text}"
+    );
+    assert_eq!(text.matches(". user_id ()").count(), 1, "{text}");
+    // Otherwise an ordinary field.
+    assert!(
+        text.contains("fn user (& self) -> & Option < String >"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reports_flash_with_skip() {
+    let input: DeriveInput = parse_quote! {
+        struct Ui {
+            #[session(skip, flash)]
+            a: Option<String>,
+            #[session(flash)]
+            #[session(skip)]
+            b: Option<String>,
+            #[session(flash, default = f)]
+            c: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &[
+            "`skip` and `flash` cannot be used together: a skipped field is never stored, so it cannot carry a value to the next request",
+            "`skip` and `flash` cannot be used together: a skipped field is never stored, so it cannot carry a value to the next request",
+        ],
+    );
+}
+
+#[test]
+fn reports_user_id_rules() {
+    let input: DeriveInput = parse_quote! {
+        struct Auth {
+            #[session(user_id)]
+            user: Option<String>,
+            #[session(user_id)]
+            account: Option<String>,
+            #[session(user_id, skip)]
+            a: Option<String>,
+            #[session(flash, user_id)]
+            b: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &[
+            "only one field can be `user_id`, and field `user` already is",
+            "`skip` and `user_id` cannot be used together: a skipped field is never stored, so it cannot identify the session's user",
+            "only one field can be `user_id`, and field `user` already is",
+            "`flash` and `user_id` cannot be used together: a flash value is removed once read, so it cannot identify the session's user",
+            "only one field can be `user_id`, and field `user` already is",
+        ],
+    );
+
+    // Each combination alone is one error.
+    let input: DeriveInput = parse_quote! {
+        struct Auth {
+            #[session(skip, user_id)]
+            user: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &["`skip` and `user_id` cannot be used together: a skipped field is never stored, so it cannot identify the session's user"],
+    );
+    let input: DeriveInput = parse_quote! {
+        struct Auth {
+            #[session(user_id, flash)]
+            user: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &["`flash` and `user_id` cannot be used together: a flash value is removed once read, so it cannot identify the session's user"],
+    );
+    // `skip` wins over `flash` for `user_id`: one error about `user_id`, one about `flash`.
+    let input: DeriveInput = parse_quote! {
+        struct Auth {
+            #[session(skip, flash, user_id)]
+            user: Option<String>,
+        }
+    };
+    assert_eq!(errors(&input).len(), 2);
+}
+
+#[test]
+fn reports_malformed_and_duplicate_flags() {
+    let input: DeriveInput = parse_quote! {
+        #[session(flash, user_id)]
+        struct Ui {
+            #[session(flash = true, user_id("x"))]
+            a: Option<String>,
+            #[session(flash, flash)]
+            b: Option<String>,
+            #[session(user_id)]
+            #[session(user_id)]
+            c: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &[
+            "session attribute `flash` takes no value",
+            "session attribute `user_id` takes no value",
+            "duplicate session attribute `flash`",
+            "duplicate session attribute `user_id`",
+            "session attribute `flash` is only allowed on a field",
+            "session attribute `user_id` is only allowed on a field",
+        ],
+    );
+}
+
+#[test]
+fn reports_accessors_clashing_with_peek() {
+    let input: DeriveInput = parse_quote! {
+        struct Ui {
+            #[session(flash)]
+            notice: Option<String>,
+            peek_notice: bool,
+        }
+    };
+    assert_errors(
+        &input,
+        &["field `peek_notice` needs an accessor `peek_notice`, which field `notice` already has; rename one of the fields"],
+    );
+    // Still expands, without a duplicate method.
+    let file = syn::parse2::<syn::File>(expand::derive(&input)).unwrap();
+    let text = quote::quote!(#file).to_string();
+    assert_eq!(text.matches("fn peek_notice (").count(), 1, "{text}");
+
+    // The other way round: the flash field comes second and is the one reported.
+    let input: DeriveInput = parse_quote! {
+        struct Ui {
+            peek_notice: bool,
+            #[session(flash)]
+            notice: Option<String>,
+        }
+    };
+    assert_errors(
+        &input,
+        &["field `notice` needs an accessor `peek_notice`, which field `peek_notice` already has; rename one of the fields"],
+    );
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use syn::GenericParam;
 
 use crate::ast::Input;
-use crate::attr::{RENAME, SKIP};
+use crate::attr::{FLASH, RENAME, SKIP, USER_ID};
 use crate::ctxt::Ctxt;
 
 /// The prefix of store keys the runtime keeps for itself.
@@ -15,6 +15,8 @@ pub const RESERVED_PREFIX: &str = "$";
 pub fn check(cx: &Ctxt, input: &Input) {
     check_generics(cx, input);
     check_renames(cx, input);
+    check_flash(cx, input);
+    check_user_id(cx, input);
     check_stored_names(cx, input);
     check_accessor_names(cx, input);
 }
@@ -69,6 +71,44 @@ fn check_renames(cx: &Ctxt, input: &Input) {
     }
 }
 
+fn check_flash(cx: &Ctxt, input: &Input) {
+    for field in &input.fields {
+        if let (Some(flash), true) = (&field.attrs.flash, field.is_skipped()) {
+            cx.error_spanned_by(
+                flash,
+                format!("`{SKIP}` and `{FLASH}` cannot be used together: a skipped field is never stored, so it cannot carry a value to the next request"),
+            );
+        }
+    }
+}
+
+fn check_user_id(cx: &Ctxt, input: &Input) {
+    let mut first: Option<String> = None;
+    for field in &input.fields {
+        let Some(user_id) = &field.attrs.user_id else {
+            continue;
+        };
+        if field.is_skipped() {
+            cx.error_spanned_by(
+                user_id,
+                format!("`{SKIP}` and `{USER_ID}` cannot be used together: a skipped field is never stored, so it cannot identify the session's user"),
+            );
+        } else if field.is_flash() {
+            cx.error_spanned_by(
+                user_id,
+                format!("`{FLASH}` and `{USER_ID}` cannot be used together: a flash value is removed once read, so it cannot identify the session's user"),
+            );
+        }
+        match &first {
+            Some(first) => cx.error_spanned_by(
+                user_id,
+                format!("only one field can be `{USER_ID}`, and field `{first}` already is"),
+            ),
+            None => first = Some(field.name()),
+        }
+    }
+}
+
 fn check_stored_names(cx: &Ctxt, input: &Input) {
     let mut seen: HashMap<String, String> = HashMap::new();
     for field in input.fields.iter().filter(|field| !field.is_skipped()) {
@@ -110,11 +150,7 @@ fn check_accessor_names(cx: &Ctxt, input: &Input) {
     for field in &input.fields {
         let names = field.accessor_names();
         let mut reported = false;
-        if let Some(name) = names
-            .all()
-            .into_iter()
-            .find(|n| SESSION_METHODS.contains(n))
-        {
+        if let Some(name) = names.all().find(|n| SESSION_METHODS.contains(n)) {
             cx.error_spanned_by(
                 field.ident,
                 format!(

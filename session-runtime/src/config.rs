@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::id::SigningKeys;
+use crate::hooks::{BeforeSave, IdGenerator, Validator};
+use crate::id::Codec;
 use crate::store::UnixMillis;
 
 /// The `SameSite` attribute of the session cookie.
@@ -57,15 +58,28 @@ pub enum ConfigError {
     /// The cookie path is empty, does not start with `/`, or has `;` or control characters.
     #[error("invalid session cookie path `{0}`: it must start with `/` and contain no `;`")]
     InvalidPath(String),
-    /// The cookie domain has `;` or control characters, or is empty.
+    /// The cookie domain has `;`, spaces or control characters, or is empty.
     #[error("invalid session cookie domain `{0}`")]
     InvalidDomain(String),
     /// `SameSite=None` without `Secure`: browsers drop such cookies.
     #[error("`SameSite=None` requires the `Secure` attribute")]
     SameSiteNoneWithoutSecure,
-    /// A lifetime of zero.
-    #[error("the session lifetime must be longer than zero")]
-    ZeroLifetime,
+    /// `Partitioned` without `Secure`: browsers drop such cookies.
+    #[error("`Partitioned` requires the `Secure` attribute")]
+    PartitionedWithoutSecure,
+    /// A `__Secure-` cookie without `Secure`.
+    #[error("a `__Secure-` cookie requires the `Secure` attribute")]
+    SecurePrefixWithoutSecure,
+    /// A `__Host-` cookie that is not `Secure`, has a `Domain`, or a `Path` other than `/`.
+    #[error("a `__Host-` cookie requires `Secure`, `Path=/` and no `Domain`")]
+    HostPrefixMisconfigured,
+    /// A duration that must be positive is zero.
+    #[error("`{0}` must be longer than zero")]
+    ZeroDuration(&'static str),
+    /// The client-side cookie store keeps the whole session in the cookie, so a separate
+    /// signing or encryption setting for the id makes no sense.
+    #[error("the cookie store seals the whole session itself; do not also set signed or encrypted id cookies")]
+    CookieStoreWithIdCodec,
 }
 
 /// Everything the layer needs to know about cookies and expiry.
@@ -77,10 +91,24 @@ pub(crate) struct Config {
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
-    /// Server-side lifetime of a session from its creation.
+    pub(crate) partitioned: bool,
+    /// Server-side lifetime of a browser-session cookie's session (default one day).
     pub(crate) lifetime: Duration,
-    pub(crate) keys: Option<SigningKeys>,
+    /// A persistent cookie with this max age (and the same server-side lifetime).
+    pub(crate) max_age: Option<Duration>,
+    /// Sliding expiry: a session unused this long expires.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Hard cap from creation.
+    pub(crate) absolute_timeout: Option<Duration>,
+    /// koa's `renew`: re-issue and extend when less than half the lifetime remains.
+    pub(crate) renew: bool,
+    pub(crate) codec: Codec,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) id_generator: Option<IdGenerator>,
+    pub(crate) key_prefix: String,
+    pub(crate) auto_commit: bool,
+    pub(crate) validator: Option<Validator>,
+    pub(crate) before_save: Option<BeforeSave>,
 }
 
 impl fmt::Debug for Config {
@@ -92,8 +120,14 @@ impl fmt::Debug for Config {
             .field("secure", &self.secure)
             .field("http_only", &self.http_only)
             .field("same_site", &self.same_site)
+            .field("partitioned", &self.partitioned)
             .field("lifetime", &self.lifetime)
-            .field("keys", &self.keys)
+            .field("max_age", &self.max_age)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("renew", &self.renew)
+            .field("codec", &self.codec)
+            .field("auto_commit", &self.auto_commit)
             .finish_non_exhaustive()
     }
 }
@@ -110,15 +144,29 @@ impl Default for Config {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
+            partitioned: false,
             lifetime: Duration::from_secs(24 * 60 * 60),
-            keys: None,
+            max_age: None,
+            idle_timeout: None,
+            absolute_timeout: None,
+            renew: false,
+            codec: Codec::Plain,
             clock: Arc::new(SystemClock),
+            id_generator: None,
+            key_prefix: String::new(),
+            auto_commit: true,
+            validator: None,
+            before_save: None,
         }
     }
 }
 
 fn is_token_char(c: char) -> bool {
     c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c)
+}
+
+pub(crate) fn millis(d: Duration) -> UnixMillis {
+    d.as_millis().min(i64::MAX as u128 / 2) as UnixMillis
 }
 
 impl Config {
@@ -137,19 +185,91 @@ impl Config {
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::SameSiteNoneWithoutSecure);
         }
-        if self.lifetime.is_zero() {
-            return Err(ConfigError::ZeroLifetime);
+        if self.partitioned && !self.secure {
+            return Err(ConfigError::PartitionedWithoutSecure);
+        }
+        // Browsers match these prefixes case-insensitively (RFC 6265bis), so must we.
+        let has_prefix = |p: &str| {
+            self.cookie_name
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        };
+        if has_prefix("__Secure-") && !self.secure {
+            return Err(ConfigError::SecurePrefixWithoutSecure);
+        }
+        if has_prefix("__Host-") && (!self.secure || self.domain.is_some() || self.path != "/") {
+            return Err(ConfigError::HostPrefixMisconfigured);
+        }
+        for (name, d) in [
+            ("lifetime", Some(self.lifetime)),
+            ("max_age", self.max_age),
+            ("idle_timeout", self.idle_timeout),
+            ("absolute_timeout", self.absolute_timeout),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::ZeroDuration(name));
+            }
         }
         Ok(())
     }
 
-    pub(crate) fn lifetime_ms(&self) -> UnixMillis {
-        self.lifetime.as_millis().min(i64::MAX as u128) as UnixMillis
+    /// The expiry window of a session: how far ahead of "now" (creation, or the last slide)
+    /// its deadline is set. A per-session override ("remember me") wins.
+    pub(crate) fn window(&self, session_ttl: Option<UnixMillis>) -> UnixMillis {
+        session_ttl
+            .unwrap_or_else(|| millis(self.idle_timeout.or(self.max_age).unwrap_or(self.lifetime)))
     }
 
-    /// Renders a `Set-Cookie` value. `value = None` clears the cookie.
-    pub(crate) fn set_cookie(&self, value: Option<&str>) -> String {
-        let mut s = String::with_capacity(160);
+    /// A deadline, capped by the absolute timeout counted from `created_at`.
+    pub(crate) fn cap(&self, created_at: UnixMillis, deadline: UnixMillis) -> UnixMillis {
+        match self.absolute_timeout {
+            Some(abs) => deadline.min(created_at.saturating_add(millis(abs))),
+            None => deadline,
+        }
+    }
+
+    /// Whether the absolute timeout has passed for a session created at `created_at`.
+    pub(crate) fn past_absolute(&self, created_at: UnixMillis, now: UnixMillis) -> bool {
+        self.absolute_timeout
+            .is_some_and(|abs| now >= created_at.saturating_add(millis(abs)))
+    }
+
+    /// Whether the deadline of a loaded session should move forward now, and to when.
+    ///
+    /// With an idle timeout the deadline slides on use, but at most once per tenth of the
+    /// window, so read-heavy traffic does not write on every request. With `renew`, it moves
+    /// once less than half of the window remains.
+    pub(crate) fn slide(
+        &self,
+        created_at: UnixMillis,
+        expires_at: UnixMillis,
+        session_ttl: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Option<UnixMillis> {
+        let window = self.window(session_ttl);
+        let target = self.cap(created_at, now.saturating_add(window));
+        if target <= expires_at {
+            return None;
+        }
+        let due = if self.idle_timeout.is_some() && session_ttl.is_none() {
+            target - expires_at >= window / 10
+        } else if self.renew || session_ttl.is_some() && self.idle_timeout.is_some() {
+            expires_at - now < window / 2
+        } else {
+            false
+        };
+        due.then_some(target)
+    }
+
+    /// Whether the cookie carries a Max-Age (a persistent cookie).
+    pub(crate) fn persistent(&self, session_ttl: Option<UnixMillis>) -> bool {
+        session_ttl.is_some() || self.max_age.is_some()
+    }
+
+    /// Renders a `Set-Cookie` value. `value = None` clears the cookie; `max_age` makes it
+    /// persistent.
+    pub(crate) fn set_cookie(&self, value: Option<&str>, max_age_secs: Option<i64>) -> String {
+        let mut s = String::with_capacity(192);
         s.push_str(&self.cookie_name);
         s.push('=');
         if let Some(v) = value {
@@ -161,8 +281,13 @@ impl Config {
             s.push_str("; Domain=");
             s.push_str(d);
         }
-        if value.is_none() {
-            s.push_str("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        match (value, max_age_secs) {
+            (None, _) => s.push_str("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            (Some(_), Some(secs)) => {
+                s.push_str("; Max-Age=");
+                s.push_str(&secs.max(0).to_string());
+            }
+            (Some(_), None) => {}
         }
         if self.http_only {
             s.push_str("; HttpOnly");
@@ -172,6 +297,9 @@ impl Config {
         }
         s.push_str("; SameSite=");
         s.push_str(self.same_site.as_str());
+        if self.partitioned {
+            s.push_str("; Partitioned");
+        }
         s
     }
 }
@@ -180,14 +308,27 @@ impl Config {
 mod tests {
     use super::*;
 
+    const MIN: i64 = 60_000;
+
     #[test]
     fn defaults_are_secure_and_valid() {
         let c = Config::default();
         c.validate().unwrap();
-        let v = c.set_cookie(Some("abc"));
-        assert_eq!(v, "sid=abc; Path=/; HttpOnly; Secure; SameSite=Lax");
-        let cleared = c.set_cookie(None);
+        assert_eq!(
+            c.set_cookie(Some("abc"), None),
+            "sid=abc; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
+        assert_eq!(
+            c.set_cookie(Some("abc"), Some(60)),
+            "sid=abc; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax"
+        );
+        let cleared = c.set_cookie(None, Some(60));
         assert!(cleared.starts_with("sid=; Path=/; Max-Age=0;"), "{cleared}");
+        let p = Config {
+            partitioned: true,
+            ..Config::default()
+        };
+        assert!(p.set_cookie(Some("a"), None).ends_with("; Partitioned"));
     }
 
     #[test]
@@ -224,6 +365,146 @@ mod tests {
             lifetime: Duration::ZERO,
             ..Config::default()
         };
-        assert_eq!(c.validate(), Err(ConfigError::ZeroLifetime));
+        assert_eq!(c.validate(), Err(ConfigError::ZeroDuration("lifetime")));
+        let c = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::ZeroDuration("idle_timeout")));
+        let c = Config {
+            partitioned: true,
+            secure: false,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::PartitionedWithoutSecure));
+    }
+
+    #[test]
+    fn cookie_prefixes_are_enforced() {
+        let host = |f: fn(&mut Config)| {
+            let mut c = Config {
+                cookie_name: "__Host-sid".into(),
+                ..Config::default()
+            };
+            f(&mut c);
+            c.validate()
+        };
+        host(|_| {}).unwrap();
+        assert_eq!(
+            host(|c| c.secure = false),
+            Err(ConfigError::HostPrefixMisconfigured)
+        );
+        assert_eq!(
+            host(|c| c.domain = Some("a.com".into())),
+            Err(ConfigError::HostPrefixMisconfigured)
+        );
+        assert_eq!(
+            host(|c| c.path = "/app".into()),
+            Err(ConfigError::HostPrefixMisconfigured)
+        );
+        let c = Config {
+            cookie_name: "__Secure-sid".into(),
+            secure: false,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::SecurePrefixWithoutSecure));
+        let c = Config {
+            cookie_name: "__Secure-sid".into(),
+            domain: Some("a.com".into()),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn idle_timeout_slides_at_most_once_per_tenth() {
+        let c = Config {
+            idle_timeout: Some(Duration::from_secs(600)),
+            ..Config::default()
+        };
+        let window = 10 * MIN;
+        let (created, expires) = (0, 10 * MIN);
+        assert_eq!(
+            c.slide(created, expires, None, 30_000),
+            None,
+            "30 s later: not yet"
+        );
+        assert_eq!(
+            c.slide(created, expires, None, MIN),
+            Some(11 * MIN),
+            "a tenth later: slide"
+        );
+        assert_eq!(
+            c.slide(created, expires, None, 5 * MIN),
+            Some(5 * MIN + window)
+        );
+    }
+
+    #[test]
+    fn absolute_timeout_caps_every_deadline() {
+        let c = Config {
+            idle_timeout: Some(Duration::from_secs(600)),
+            absolute_timeout: Some(Duration::from_secs(1800)),
+            ..Config::default()
+        };
+        assert_eq!(c.cap(0, 10 * MIN), 10 * MIN);
+        assert_eq!(
+            c.slide(0, 25 * MIN, None, 24 * MIN),
+            Some(30 * MIN),
+            "capped at 30 min"
+        );
+        assert_eq!(
+            c.slide(0, 30 * MIN, None, 29 * MIN),
+            None,
+            "cannot pass the cap"
+        );
+        assert!(!c.past_absolute(0, 30 * MIN - 1));
+        assert!(c.past_absolute(0, 30 * MIN));
+    }
+
+    #[test]
+    fn renew_extends_when_less_than_half_remains() {
+        let c = Config {
+            renew: true,
+            max_age: Some(Duration::from_secs(600)),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.slide(0, 10 * MIN, None, 4 * MIN),
+            None,
+            "6 of 10 min left"
+        );
+        assert_eq!(
+            c.slide(0, 10 * MIN, None, 6 * MIN),
+            Some(16 * MIN),
+            "4 of 10 min left"
+        );
+        let plain = Config::default();
+        assert_eq!(
+            plain.slide(0, 10 * MIN, None, 9 * MIN),
+            None,
+            "no sliding by default"
+        );
+    }
+
+    #[test]
+    fn a_per_session_lifetime_overrides_the_window() {
+        let c = Config {
+            idle_timeout: Some(Duration::from_secs(600)),
+            ..Config::default()
+        };
+        let day = 24 * 60 * MIN;
+        assert_eq!(c.window(Some(day)), day);
+        assert!(c.persistent(Some(day)));
+        assert!(!c.persistent(None));
+        assert_eq!(
+            c.slide(0, day, Some(day), MIN),
+            None,
+            "a remembered session renews at half"
+        );
+        assert_eq!(
+            c.slide(0, day, Some(day), day / 2 + 1),
+            Some(day / 2 + 1 + day)
+        );
     }
 }

@@ -55,6 +55,7 @@ pub struct FieldInfo {
     name: &'static str,
     ident: &'static str,
     skip: bool,
+    owner: bool,
 }
 
 impl FieldInfo {
@@ -64,6 +65,7 @@ impl FieldInfo {
             name,
             ident,
             skip: false,
+            owner: false,
         }
     }
 
@@ -72,6 +74,20 @@ impl FieldInfo {
     pub const fn skipped(mut self) -> Self {
         self.skip = true;
         self
+    }
+
+    /// Marks the field as the one that identifies the session's user
+    /// (`#[session(user_id)]`): its JSON becomes the record's owner, so every session of
+    /// that user can be revoked at once.
+    #[must_use]
+    pub const fn user_id(mut self) -> Self {
+        self.owner = true;
+        self
+    }
+
+    /// Whether the field identifies the session's user.
+    pub const fn is_user_id(&self) -> bool {
+        self.owner
     }
 
     /// The key under which the field is stored.

@@ -21,4 +21,19 @@ pub enum CommitError {
     /// Freshly generated ids kept colliding with existing records (a broken store or RNG).
     #[error("could not find an unused session id")]
     IdCollisions,
+    /// The custom id generator returned an empty, too long (over 256) or non-URL-safe id
+    /// (only `[A-Za-z0-9_-]` is allowed).
+    #[error("the custom session id generator returned an invalid id")]
+    InvalidGeneratedId,
+    /// The cookie store's sealed session would exceed what browsers keep for one cookie.
+    /// Nothing is sent: a truncated or dropped cookie would lose the session silently.
+    #[error(
+        "the session cookie would be {size} bytes (name plus value); browsers keep at most {limit}"
+    )]
+    CookieTooLarge {
+        /// Name plus value, in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }

@@ -19,7 +19,7 @@ async fn loaded(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> 
         .cloned()
         .ok_or(SessionRejection::MissingLayer)?;
     handle
-        .ensure_loaded()
+        .ensure_loaded(parts)
         .await
         .map_err(SessionRejection::Store)?;
     Ok(handle)
@@ -62,6 +62,28 @@ impl<T: SessionData> Session<T> {
     /// Call it on login and on any privilege change (prevents session fixation).
     pub fn regenerate(&mut self) {
         self.handle.regenerate();
+    }
+
+    /// Gives this session its own lifetime ("remember me"): from now on its cookie is
+    /// persistent with this max age, and the server keeps it that long (still capped by the
+    /// absolute timeout, if one is set). The choice is stored with the session.
+    pub fn remember_for(&mut self, lifetime: std::time::Duration) {
+        self.handle.remember_for(lifetime);
+    }
+
+    /// Writes the session now instead of at the end of the request, and returns what went
+    /// wrong, if anything.
+    ///
+    /// Needed in manual-commit mode ([`SessionLayer::with_auto_commit(false)`]), where nothing
+    /// is written unless a handler saves. It also forces a save: a new session is created even
+    /// if no field was written, and an existing one gets a fresh expiry and cookie. Changes
+    /// made after `save` are written at the end of the request as usual; nothing is written
+    /// twice, and calling `save` again with nothing new does nothing.
+    ///
+    /// [`SessionLayer::with_auto_commit(false)`]: crate::SessionLayer::with_auto_commit
+    pub async fn save(&mut self) -> Result<(), crate::CommitError> {
+        self.handle.absorb(self.view.tracked_mut());
+        self.handle.commit(true).await
     }
 
     /// Deletes the session from the store at commit and clears the cookie. The view is reset
@@ -134,8 +156,10 @@ impl<T: SessionData, S: Send + Sync> OptionalFromRequestParts<S> for Session<T> 
     }
 }
 
-/// A read-only session: the generated getters work, the setters do not compile, and nothing
-/// is ever written or sent. With no stored session it shows the defaults.
+/// A read-only session: the generated getters work (for `#[session(flash)]` fields, use
+/// `peek_f()`: reading a flash value takes it, which needs write access), the setters do not
+/// compile, and nothing is ever written or sent. With no stored session it shows the
+/// defaults.
 pub struct ReadSession<T: SessionData> {
     view: T::View,
     is_new: bool,

@@ -1,6 +1,6 @@
 //! Typed, dirty-tracked sessions for [axum](https://docs.rs/axum).
 //!
-//! Derive [`Session`] on a struct, take `Session<YourStruct>` as an extractor, and use the
+//! Derive [`Session`](macro@Session) on a struct, take `Session<YourStruct>` as an extractor, and use the
 //! generated accessors. Reads never mark anything; each write marks exactly one field. At the
 //! end of the request the layer writes only the dirty fields to the store, in one atomic
 //! per-session patch — no hashing, no whole-session comparison, no lost updates between
@@ -44,8 +44,10 @@
 //!
 //! For every field `f: T` of `#[derive(Session)] struct S`, the companion type `SFields`
 //! (what `Session<S>` dereferences to) has `f() -> &T`, `f_mut() -> &mut T`,
-//! `set_f(T) -> T`, `take_f() -> T`, `reset_f()` and `is_f_dirty() -> bool`. See
-//! [`macro@Session`] for the `#[session(...)]` attributes.
+//! `set_f(T) -> T`, `take_f() -> T`, `reset_f()` and `is_f_dirty() -> bool`. A
+//! `#[session(flash)]` field's getter takes the value (`f(&mut self) -> T`, removed from the
+//! session) and `peek_f()` reads it without taking. See [`macro@Session`] for every
+//! `#[session(...)]` attribute.
 //!
 //! # How a commit works
 //!
@@ -67,7 +69,7 @@
 //!
 //! # Extractors
 //!
-//! - [`Session<T>`]: read-write; starts a new session if there is none.
+//! - [`Session<T>`](struct@Session): read-write; starts a new session if there is none.
 //! - `Option<Session<T>>`: `Some` only when a stored session exists; never starts one.
 //! - [`ReadSession<T>`]: read-only; setters do not compile; never writes.
 //!
@@ -81,12 +83,35 @@
 //! - The store key is SHA-256 of the id, so a store dump yields no usable cookie, and log
 //!   lines name sessions by a key prefix, never by id.
 //! - Cookies default to `HttpOnly; Secure; SameSite=Lax; Path=/`. Optional HMAC-SHA256
-//!   signing with key rotation ([`SigningKeys`]).
+//!   signing or AES-256-GCM encryption of the cookie value, with key rotation
+//!   ([`CookieKeys`]); `__Host-`/`__Secure-` prefixes are checked when the layer is built.
+//! - Responses that set or clear the cookie get `Cache-Control: no-store` (unless the handler
+//!   set one) and `Vary: Cookie`.
 //! - A tampered, truncated, oversized, non-UTF-8 or duplicated session cookie gives a fresh
 //!   empty session, never an error. When the session cookie appears more than once in a
 //!   request (for example a planted copy with a narrower `Path`), no copy is trusted.
 //! - A stored field that no longer decodes into its type falls back to its default with a
 //!   `tracing` warning; the other fields are kept.
+//!
+//! # Expiry
+//!
+//! Browser-session cookie and a one-day server lifetime by default;
+//! [`with_max_age`](SessionLayer::with_max_age) for a persistent cookie,
+//! [`with_idle_timeout`](SessionLayer::with_idle_timeout) for sliding expiry (a throttled
+//! `touch`, never a rewrite), [`with_absolute_timeout`](SessionLayer::with_absolute_timeout)
+//! for a hard cap, [`with_renew`](SessionLayer::with_renew) for koa's `renew`, and
+//! [`Session::remember_for`](struct@Session) per session. The expiry of record is on the server (or sealed in
+//! the cookie for [`SessionLayer::cookie_store`]); an expired session is never honoured.
+//!
+//! # Hooks and control
+//!
+//! [`with_validator`](SessionLayer::with_validator) (koa's `valid`),
+//! [`with_before_save`](SessionLayer::with_before_save) (`beforeSave`),
+//! [`with_id_generator`](SessionLayer::with_id_generator) (`genid`),
+//! [`with_key_prefix`](SessionLayer::with_key_prefix),
+//! [`with_auto_commit(false)`](SessionLayer::with_auto_commit) with [`Session::save`](struct@Session),
+//! `#[session(flash)]` fields, and [`SessionManager::destroy_all_for`] for the sessions of one
+//! `#[session(user_id)]`.
 //!
 //! # Features
 //!
@@ -102,8 +127,11 @@ mod config;
 mod data;
 mod error;
 mod extract;
+mod hooks;
 mod id;
+mod keys;
 mod layer;
+mod manager;
 mod rejection;
 mod service;
 mod state;
@@ -113,8 +141,11 @@ pub use config::{Clock, ConfigError, SameSite, SystemClock};
 pub use data::{FieldInfo, FieldSet, SessionData, SessionView, Tracked};
 pub use error::CommitError;
 pub use extract::{ReadSession, Session};
-pub use id::{KeyError, SessionKey, SigningKeys};
+pub use hooks::{PendingSave, SessionInfo};
+pub use id::SessionKey;
+pub use keys::{CookieKeys, KeyError};
 pub use layer::SessionLayer;
+pub use manager::{ManagerError, SessionManager};
 pub use rejection::SessionRejection;
 pub use service::SessionService;
 #[cfg(feature = "memory")]

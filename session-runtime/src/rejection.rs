@@ -5,7 +5,7 @@ use http::StatusCode;
 
 use crate::store::StoreError;
 
-/// Rejection of [`Session`](crate::Session) and [`ReadSession`](crate::ReadSession).
+/// Rejection of [`Session`](struct@crate::Session) and [`ReadSession`](crate::ReadSession).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionRejection {

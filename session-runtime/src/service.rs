@@ -5,10 +5,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response, StatusCode};
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 
-use crate::state::{Incoming, RequestSession, Shared, SET_COOKIE_HEADER};
+use crate::state::{CookieOut, Incoming, RequestSession, Shared};
 
 /// The service produced by [`SessionLayer`](crate::SessionLayer).
 #[derive(Clone, Debug)]
@@ -38,16 +39,34 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let incoming = Incoming::from_headers(req.headers(), &self.shared.config);
+        let incoming = Incoming::from_headers(req.headers(), &self.shared);
         let session = Arc::new(RequestSession::new(self.shared.clone(), incoming));
         req.extensions_mut().insert(session.clone());
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut response = fut.await?;
-            match session.commit().await {
+            match session.finish().await {
                 Ok(out) => {
                     if let Some(v) = session.set_cookie_header(&out) {
-                        response.headers_mut().append(SET_COOKIE_HEADER, v);
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, v);
+                        debug_assert!(out != CookieOut::Keep);
+                        // A response that sets or clears the session cookie must not be
+                        // stored by shared caches and is specific to the request's cookie.
+                        if !headers.contains_key(CACHE_CONTROL) {
+                            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                        }
+                        let varies = headers.get_all(VARY).iter().any(|v| {
+                            v.to_str().is_ok_and(|v| {
+                                v.split(',').any(|p| {
+                                    let p = p.trim();
+                                    p == "*" || p.eq_ignore_ascii_case("cookie")
+                                })
+                            })
+                        });
+                        if !varies {
+                            headers.append(VARY, HeaderValue::from_static("Cookie"));
+                        }
                     }
                     Ok(response)
                 }

@@ -1,22 +1,60 @@
 //! Per-request session state: what the cookie said, what was loaded, what changed, and the
 //! commit that turns the dirty flags into exactly one store operation.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use http::header::{HeaderValue, SET_COOKIE};
+use http::header::HeaderValue;
 use serde_json::value::RawValue;
 
 use crate::config::{Config, MAX_COOKIE_VALUE};
 use crate::data::{SessionData, SessionView, Tracked};
 use crate::error::CommitError;
-use crate::id::{decode_cookie_value, encode_cookie_value, Decoded, SessionId, SessionKey};
+use crate::hooks::{PendingSave, SessionInfo};
+use crate::id::{value_tag, Decoded, SessionId, SessionKey};
+use crate::keys::CookieKeys;
 use crate::store::{Created, DynStore, FieldMap, Patch, Patched, Record, StoreError, UnixMillis};
+
+/// The reserved field holding a per-session lifetime override ("remember me"), in ms.
+pub(crate) const TTL_FIELD: &str = "$ttl";
+/// Most bytes a browser keeps for one cookie's name plus value.
+pub(crate) const COOKIE_SIZE_LIMIT: usize = 4096;
+
+/// Where sessions live.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// In a store; the cookie carries the id.
+    Server(Arc<dyn DynStore>),
+    /// In the cookie itself, sealed with AES-256-GCM.
+    Cookie(CookieKeys),
+}
 
 /// Shared by every request that passes through one layer.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) store: Arc<dyn DynStore>,
+    pub(crate) backend: Backend,
+}
+
+/// Why a session cookie was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    Duplicated,
+    Oversized,
+    Malformed,
+    Tampered,
+}
+
+impl Rejection {
+    fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Duplicated => "duplicated session cookie",
+            Rejection::Oversized => "oversized session cookie",
+            Rejection::Malformed => "malformed session cookie",
+            Rejection::Tampered => "tampered session cookie (signature or encryption check failed)",
+        }
+    }
 }
 
 /// What the request's cookies said about the session.
@@ -25,9 +63,11 @@ pub(crate) enum Incoming {
     /// No session cookie.
     Absent,
     /// A session cookie that must not be trusted; the request gets a fresh session.
-    Rejected(&'static str),
-    /// A well-formed (and, with signing, authentic) id, not yet looked up.
+    Rejected,
+    /// A well-formed (and, with signing or encryption, authentic) id, not yet looked up.
     Id { id: SessionId, stale_key: bool },
+    /// Cookie-store mode: the sealed session, opened on first use.
+    Sealed(String),
 }
 
 impl Incoming {
@@ -36,7 +76,8 @@ impl Incoming {
     /// Rules: every `Cookie` header is scanned; a header that is not valid UTF-8 is ignored;
     /// if the session cookie appears more than once (for example a planted copy with a
     /// narrower `Path`), none of the copies is trusted and the request gets a fresh session.
-    pub(crate) fn from_headers(headers: &http::HeaderMap, config: &Config) -> Self {
+    pub(crate) fn from_headers(headers: &http::HeaderMap, shared: &Shared) -> Self {
+        let config = &shared.config;
         let mut found: Option<&str> = None;
         for header in headers.get_all(http::header::COOKIE) {
             let Ok(text) = header.to_str() else { continue };
@@ -47,8 +88,13 @@ impl Incoming {
                 if name.trim() != config.cookie_name {
                     continue;
                 }
-                if found.is_some() {
-                    return Incoming::Rejected("duplicated session cookie");
+                if let Some(first) = found {
+                    tracing::debug!(
+                        cookie = %value_tag(first),
+                        "session cookie rejected: {}",
+                        Rejection::Duplicated.as_str()
+                    );
+                    return Incoming::Rejected;
                 }
                 found = Some(value.trim());
             }
@@ -60,12 +106,27 @@ impl Incoming {
             .strip_prefix('"')
             .and_then(|v| v.strip_suffix('"'))
             .unwrap_or(value);
+        let rejected = |r: Rejection| {
+            if r == Rejection::Tampered {
+                tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
+            } else {
+                tracing::debug!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
+            }
+            Incoming::Rejected
+        };
         if value.len() > MAX_COOKIE_VALUE {
-            return Incoming::Rejected("oversized session cookie");
+            return rejected(Rejection::Oversized);
         }
-        match decode_cookie_value(value, &config.cookie_name, config.keys.as_ref()) {
+        if matches!(shared.backend, Backend::Cookie(_)) {
+            return Incoming::Sealed(value.to_owned());
+        }
+        match config
+            .codec
+            .decode(value, &config.cookie_name, config.id_generator.is_some())
+        {
             Decoded::Id { id, stale_key } => Incoming::Id { id, stale_key },
-            Decoded::Invalid => Incoming::Rejected("malformed or tampered session cookie"),
+            Decoded::Malformed => rejected(Rejection::Malformed),
+            Decoded::Tampered => rejected(Rejection::Tampered),
         }
     }
 
@@ -81,28 +142,48 @@ enum Action {
     Destroy,
 }
 
-#[derive(Debug)]
-struct Existing {
-    id: SessionId,
-    key: SessionKey,
-    stale_key: bool,
+/// The stored session this request works on.
+#[derive(Debug, Clone)]
+enum Existing {
+    Server { id: SessionId, key: SessionKey },
+    Cookie,
 }
+
+/// What the commit decided to put on the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieOut {
+    Keep,
+    Set { value: String, max_age: Option<i64> },
+    Clear,
+}
+
+type Changes = Vec<(Cow<'static, str>, Option<Box<RawValue>>)>;
 
 #[derive(Debug)]
 struct State {
     loaded: bool,
-    /// The stored session this request is working on, if any.
     existing: Option<Existing>,
-    /// The fields as loaded (or as they will be copied on regenerate).
+    /// An older key verified the incoming cookie: re-issue it with the current one.
+    stale_key: bool,
+    /// The fields as loaded or last saved.
     base: Arc<FieldMap>,
     created_at: UnixMillis,
     expires_at: UnixMillis,
-    /// Changes since load, by stored name: `Some` sets, `None` removes.
-    changes: Vec<(&'static str, Option<Box<RawValue>>)>,
+    /// Changes since load or the last save, by stored name: `Some` sets, `None` removes.
+    changes: Changes,
     action: Action,
+    /// The stored name of the `#[session(user_id)]` field, once a typed view told us.
+    owner_field: Option<&'static str>,
+    /// The stored owner of the session (namespaced by the key prefix), as loaded or saved.
+    owner: Option<String>,
     /// An encode failure from a dropped view; turns the commit into a 500.
     error: Option<CommitError>,
-    committed: bool,
+    /// The cookie decision accumulated by the saves of this request.
+    cookie: CookieOut,
+    /// A save already ran in this request (a forced save does not write twice).
+    saved: bool,
+    /// The response is on its way; later changes cannot be saved.
+    finished: bool,
 }
 
 /// One request's view of its session. Cloned (as an `Arc`) into every extractor.
@@ -113,36 +194,79 @@ pub(crate) struct RequestSession {
     state: Mutex<State>,
 }
 
-/// What the commit decided to put on the response.
-pub(crate) enum CookieOut {
-    Keep,
-    Set(String),
-    Clear,
+fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
+    let raw = match changes.iter().find(|(n, _)| n == TTL_FIELD) {
+        Some((_, change)) => change.as_deref(),
+        None => base.get(TTL_FIELD).map(|v| &**v),
+    };
+    raw.and_then(|v| serde_json::from_str::<UnixMillis>(v.get()).ok())
+        .filter(|t| *t > 0)
+}
+
+fn apply(mut fields: FieldMap, changes: Changes) -> FieldMap {
+    for (name, change) in changes {
+        match change {
+            Some(v) => {
+                fields.insert(name.into_owned(), v);
+            }
+            None => {
+                fields.remove(name.as_ref());
+            }
+        }
+    }
+    fields
+}
+
+/// The owner a store indexes for a user id's JSON: namespaced by the layer's key prefix, so
+/// revoking a user in one application leaves other applications on the same store alone.
+pub(crate) fn owner_tag(prefix: &str, user_json: &str) -> String {
+    if prefix.is_empty() {
+        user_json.to_owned()
+    } else {
+        format!("{}:{prefix}:{user_json}", prefix.len())
+    }
+}
+
+fn owner_json(value: Option<&RawValue>) -> Option<&str> {
+    value.map(|v| v.get()).filter(|v| *v != "null")
+}
+
+/// The sealed form of a whole session, for the cookie store.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    /// Format version.
+    v: u8,
+    c: UnixMillis,
+    e: UnixMillis,
+    f: HashMap<String, Box<RawValue>>,
 }
 
 impl RequestSession {
     pub(crate) fn new(shared: Arc<Shared>, incoming: Incoming) -> Self {
-        if let Incoming::Rejected(reason) = &incoming {
-            tracing::debug!(
-                reason,
-                "session cookie ignored; a fresh session will be used"
-            );
-        }
         RequestSession {
             shared,
             incoming,
             state: Mutex::new(State {
                 loaded: false,
                 existing: None,
+                stale_key: false,
                 base: Arc::default(),
                 created_at: 0,
                 expires_at: 0,
                 changes: Vec::new(),
                 action: Action::None,
+                owner_field: None,
+                owner: None,
                 error: None,
-                committed: false,
+                cookie: CookieOut::Keep,
+                saved: false,
+                finished: false,
             }),
         }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -151,39 +275,111 @@ impl RequestSession {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn now(&self) -> UnixMillis {
-        self.shared.config.clock.now()
+    fn config(&self) -> &Config {
+        &self.shared.config
     }
 
-    /// Loads the session from the store once per request.
-    pub(crate) async fn ensure_loaded(&self) -> Result<(), StoreError> {
+    fn now(&self) -> UnixMillis {
+        self.config().clock.now()
+    }
+
+    /// Loads the session once per request.
+    pub(crate) async fn ensure_loaded(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<(), StoreError> {
         if self.lock().loaded {
             return Ok(());
         }
-        let loaded = match &self.incoming {
-            Incoming::Id { id, stale_key } => {
-                let key = id.key();
-                match self.shared.store.load(&key, self.now()).await? {
-                    Some(record) => Some((id.clone(), key, *stale_key, record)),
+        let now = self.now();
+        let loaded = match (&self.incoming, &self.shared.backend) {
+            (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
+                let key = id.key(&self.config().key_prefix);
+                match store.load(&key, now).await? {
+                    Some(record) => Some((
+                        Existing::Server {
+                            id: id.clone(),
+                            key,
+                        },
+                        *stale_key,
+                        record,
+                    )),
                     None => {
-                        tracing::debug!(session = %key.log_tag(), "unknown or expired session id; a fresh session will be used");
+                        tracing::debug!(session = %key.log_tag(), "session not found (unknown or expired id); starting a fresh one");
                         None
                     }
                 }
             }
+            (Incoming::Sealed(value), Backend::Cookie(keys)) => self.open_sealed(keys, value, now),
             _ => None,
         };
+        let loaded =
+            loaded.filter(|(existing, _, record)| self.acceptable(existing, record, parts, now));
         let mut st = self.lock();
         if !st.loaded {
             st.loaded = true;
-            if let Some((id, key, stale_key, record)) = loaded {
-                st.existing = Some(Existing { id, key, stale_key });
+            if let Some((existing, stale_key, record)) = loaded {
+                st.existing = Some(existing);
+                st.stale_key = stale_key;
                 st.base = record.fields;
                 st.created_at = record.created_at;
                 st.expires_at = record.expires_at;
+                st.owner = record.owner;
             }
         }
         Ok(())
+    }
+
+    fn open_sealed(
+        &self,
+        keys: &CookieKeys,
+        value: &str,
+        now: UnixMillis,
+    ) -> Option<(Existing, bool, Record)> {
+        let Some((plain, index)) = keys.open(&self.config().cookie_name, value) else {
+            tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", Rejection::Tampered.as_str());
+            return None;
+        };
+        let Ok(sealed) = serde_json::from_slice::<Sealed>(&plain) else {
+            tracing::warn!(cookie = %value_tag(value), "sealed session cookie has an unknown format; starting a fresh one");
+            return None;
+        };
+        if sealed.e <= now {
+            tracing::debug!(cookie = %value_tag(value), "session expired; starting a fresh one");
+            return None;
+        }
+        let record = Record::new(sealed.f.into_iter().collect(), sealed.c, sealed.e);
+        Some((Existing::Cookie, index > 0, record))
+    }
+
+    /// The checks the runtime applies on top of the store's own expiry check.
+    fn acceptable(
+        &self,
+        existing: &Existing,
+        record: &Record,
+        parts: &http::request::Parts,
+        now: UnixMillis,
+    ) -> bool {
+        let tag = match existing {
+            Existing::Server { key, .. } => key.log_tag(),
+            Existing::Cookie => "cookie".to_owned(),
+        };
+        if self.config().past_absolute(record.created_at, now) {
+            tracing::debug!(session = %tag, "session expired (absolute timeout); starting a fresh one");
+            return false;
+        }
+        if let Some(valid) = &self.config().validator {
+            let info = SessionInfo {
+                fields: &record.fields,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            };
+            if !valid(&info, parts) {
+                tracing::debug!(session = %tag, "session rejected by the validator; starting a fresh one");
+                return false;
+            }
+        }
+        true
     }
 
     /// Whether no stored session backs this request (valid only after load).
@@ -193,14 +389,17 @@ impl RequestSession {
 
     /// Builds typed data from the loaded fields plus this request's earlier changes.
     pub(crate) fn materialize<T: SessionData>(&self) -> T::View {
-        let st = self.lock();
+        let mut st = self.lock();
+        if let Some(owner) = T::FIELDS.iter().find(|f| f.is_user_id() && !f.is_skipped()) {
+            st.owner_field = Some(owner.name());
+        }
         let mut data = T::default_session();
         for (index, field) in T::FIELDS.iter().enumerate() {
             if field.is_skipped() {
                 continue;
             }
             let name = field.name();
-            let value = match st.changes.iter().find(|(n, _)| *n == name) {
+            let value = match st.changes.iter().find(|(n, _)| n == name) {
                 Some((_, change)) => change.as_deref(),
                 None => st.base.get(name).map(|v| &**v),
             };
@@ -208,7 +407,7 @@ impl RequestSession {
                 if let Err(error) = data.decode_field(index, value) {
                     tracing::warn!(
                         field = name,
-                        session = %st.existing.as_ref().map(|e| e.key.log_tag()).unwrap_or_default(),
+                        session = %self.tag(&st),
                         %error,
                         "stored session field no longer decodes; using its default"
                     );
@@ -219,13 +418,21 @@ impl RequestSession {
         T::View::from_tracked(Tracked::new(data))
     }
 
-    /// Takes the dirty fields of a view that is going away into the request's changes.
+    fn tag(&self, st: &State) -> String {
+        match &st.existing {
+            Some(Existing::Server { key, .. }) => key.log_tag(),
+            Some(Existing::Cookie) => "cookie".to_owned(),
+            None => "new".to_owned(),
+        }
+    }
+
+    /// Takes the dirty fields of a view into the request's changes.
     pub(crate) fn absorb<T: SessionData>(&self, tracked: &mut Tracked<T>) {
         if !tracked.any_dirty() {
             return;
         }
         let mut st = self.lock();
-        if st.committed {
+        if st.finished {
             tracing::error!(
                 "a session was changed after its response was committed; the change is lost \
                  (do not move `Session` into a task or response body that outlives the handler)"
@@ -254,10 +461,7 @@ impl RequestSession {
                     }
                 }
             };
-            match st.changes.iter_mut().find(|(n, _)| *n == field.name()) {
-                Some(slot) => slot.1 = change,
-                None => st.changes.push((field.name(), change)),
-            }
+            put(&mut st.changes, Cow::Borrowed(field.name()), change);
         }
         tracked.clear_marks();
     }
@@ -278,147 +482,455 @@ impl RequestSession {
         st.changes.clear();
     }
 
-    /// Makes the store agree with this request's changes and says what to do with the cookie.
+    /// Gives this session its own lifetime ("remember me"): a persistent cookie that lasts
+    /// `ttl` from now (capped by the absolute timeout).
+    pub(crate) fn remember_for(&self, ttl: std::time::Duration) {
+        let ms = crate::config::millis(ttl).max(1);
+        let mut st = self.lock();
+        put(
+            &mut st.changes,
+            Cow::Borrowed(TTL_FIELD),
+            serde_json::value::to_raw_value(&ms).ok(),
+        );
+    }
+
+    /// The end of the request: commits pending changes (in auto-commit mode) and returns the
+    /// cookie decision of the whole request.
+    pub(crate) async fn finish(&self) -> Result<CookieOut, CommitError> {
+        let result = if self.config().auto_commit {
+            self.commit(false).await
+        } else {
+            let mut st = self.lock();
+            if !st.changes.is_empty() || st.action != Action::None {
+                tracing::debug!("manual commit mode: unsaved session changes discarded");
+            }
+            st.error.take().map_or(Ok(()), Err)
+        };
+        let mut st = self.lock();
+        st.finished = true;
+        result.map(|()| std::mem::replace(&mut st.cookie, CookieOut::Keep))
+    }
+
+    /// Makes the store agree with this request's pending changes.
     ///
     /// Exactly one of: nothing; create (new session with data); patch (existing session with
-    /// dirty fields); create + delete (regenerate); delete (+ create if written after destroy).
-    pub(crate) async fn commit(&self) -> Result<CookieOut, CommitError> {
-        let (action, existing, changes, base, created_at, expires_at) = {
+    /// dirty fields, possibly moving its expiry); touch (only the expiry moves); create +
+    /// delete (regenerate); delete (+ create if written after destroy). `force` (an explicit
+    /// `save()`) also creates an empty new session and refreshes an existing one once.
+    pub(crate) async fn commit(&self, force: bool) -> Result<(), CommitError> {
+        let snapshot = {
             let mut st = self.lock();
-            st.committed = true;
             if let Some(e) = st.error.take() {
                 return Err(e);
             }
             if !st.loaded {
-                return Ok(CookieOut::Keep);
+                return Ok(());
             }
-            (
-                st.action,
-                st.existing.take(),
-                std::mem::take(&mut st.changes),
-                std::mem::take(&mut st.base),
-                st.created_at,
-                st.expires_at,
-            )
+            let force = force && !st.saved;
+            Snapshot {
+                action: st.action,
+                existing: st.existing.clone(),
+                stale_key: st.stale_key,
+                changes: std::mem::take(&mut st.changes),
+                base: st.base.clone(),
+                created_at: st.created_at,
+                expires_at: st.expires_at,
+                owner_field: st.owner_field,
+                owner: st.owner.clone(),
+                force,
+            }
         };
-        let store = &self.shared.store;
-        let config = &self.shared.config;
         let now = self.now();
+        match self.execute(snapshot, now).await {
+            Ok(outcome) => {
+                let mut st = self.lock();
+                if let Some(out) = outcome.cookie {
+                    st.cookie = out;
+                }
+                if let Some(NewState {
+                    existing,
+                    base,
+                    created_at,
+                    expires_at,
+                    owner,
+                }) = outcome.state
+                {
+                    st.existing = existing;
+                    st.owner = owner;
+                    st.base = base;
+                    st.created_at = created_at;
+                    st.expires_at = expires_at;
+                    st.stale_key = false;
+                    st.action = Action::None;
+                    st.saved = true;
+                }
+                Ok(())
+            }
+            Err((error, changes)) => {
+                // Put the changes back so a retry (or the final commit) still has them.
+                let mut st = self.lock();
+                let later = std::mem::replace(&mut st.changes, changes);
+                for (n, c) in later {
+                    put(&mut st.changes, n, c);
+                }
+                Err(error)
+            }
+        }
+    }
 
-        match (action, existing) {
+    async fn execute(
+        &self,
+        s: Snapshot,
+        now: UnixMillis,
+    ) -> Result<Outcome, (CommitError, Changes)> {
+        let config = self.config();
+        let ttl = ttl_of(&s.base, &s.changes);
+        let ttl_changed = s.changes.iter().any(|(n, _)| n == TTL_FIELD);
+        let mut changes = s.changes;
+        // Removing a field the session does not hold changes nothing (typically a flash
+        // field read while empty): not worth a write.
+        changes.retain(|(name, change)| change.is_some() || s.base.contains_key(name.as_ref()));
+        let fail = |e: CommitError, changes: Changes| Err((e, changes));
+
+        match (s.action, s.existing) {
             (Action::None, Some(existing)) => {
-                // Release this request's share of the loaded fields first, so an in-process
-                // store can patch its copy in place instead of copying the whole map.
-                drop(base);
-                if changes.is_empty() {
-                    return Ok(if existing.stale_key {
-                        // Signed with an older key: re-sign with the current one.
-                        CookieOut::Set(self.cookie_value(&existing.id))
-                    } else {
-                        CookieOut::Keep
-                    });
-                }
-                let mut patch = Patch::new();
-                for (name, change) in &changes {
-                    patch = match change {
-                        Some(v) => patch.set(name, v),
-                        None => patch.remove(name),
-                    };
-                }
-                match store.patch(&existing.key, &patch, now).await? {
-                    Patched::Applied if existing.stale_key => {
-                        Ok(CookieOut::Set(self.cookie_value(&existing.id)))
+                let slide = if ttl_changed {
+                    Some(config.cap(s.created_at, now.saturating_add(config.window(ttl))))
+                } else {
+                    config.slide(s.created_at, s.expires_at, ttl, now)
+                };
+                let refresh = s.force && slide.is_none();
+                let new_expiry = slide.or(refresh.then(|| {
+                    config
+                        .cap(s.created_at, now.saturating_add(config.window(ttl)))
+                        .max(s.expires_at)
+                }));
+                if changes.is_empty() && new_expiry.is_none() {
+                    // Nothing to write; re-issue a cookie signed or sealed by an older key.
+                    if s.stale_key {
+                        return match &existing {
+                            Existing::Server { id, .. } => {
+                                Ok(Outcome::cookie(self.set_id(id, ttl, s.expires_at, now)))
+                            }
+                            Existing::Cookie => match self.seal(
+                                (*s.base).clone(),
+                                s.created_at,
+                                s.expires_at,
+                                ttl,
+                                now,
+                            ) {
+                                Ok(out) => Ok(Outcome::cookie(out)),
+                                Err(e) => fail(e, changes),
+                            },
+                        };
                     }
-                    Patched::Applied => Ok(CookieOut::Keep),
-                    Patched::Gone => {
-                        tracing::warn!(
-                            session = %existing.key.log_tag(),
-                            "session was destroyed or expired while this request changed it; \
-                             the change was not saved and the cookie is cleared"
-                        );
-                        Ok(CookieOut::Clear)
+                    return Ok(Outcome::none());
+                }
+                if !changes.is_empty() {
+                    self.before_save(&mut changes, false);
+                }
+                let expires_at = new_expiry.unwrap_or(s.expires_at);
+                let reissue = s.stale_key
+                    || s.force
+                    || (new_expiry.is_some() && (config.persistent(ttl) || config.renew));
+                match existing {
+                    Existing::Cookie => {
+                        let fields = apply((*s.base).clone(), changes);
+                        match self.seal(fields.clone(), s.created_at, expires_at, ttl, now) {
+                            Ok(out) => Ok(Outcome::saved(
+                                out,
+                                Some(Existing::Cookie),
+                                fields,
+                                s.created_at,
+                                expires_at,
+                            )),
+                            Err(e) => fail(e, Vec::new()),
+                        }
+                    }
+                    Existing::Server { id, key } => {
+                        let Backend::Server(store) = &self.shared.backend else {
+                            unreachable!("server session without a store")
+                        };
+                        // The owner changes when this request wrote the `user_id` field.
+                        let new_owner: Option<Option<String>> = s
+                            .owner_field
+                            .and_then(|f| changes.iter().find(|(n, _)| n == f))
+                            .map(|(_, v)| {
+                                owner_json(v.as_deref()).map(|j| owner_tag(&config.key_prefix, j))
+                            });
+                        let result = if changes.is_empty() {
+                            store.touch(&key, expires_at, now).await
+                        } else {
+                            let mut patch = Patch::new();
+                            for (name, change) in &changes {
+                                patch = match change {
+                                    Some(v) => patch.set(name, v),
+                                    None => patch.remove(name),
+                                };
+                            }
+                            if new_expiry.is_some() {
+                                patch = patch.expires_at(expires_at);
+                            }
+                            if let Some(new_owner) = &new_owner {
+                                patch.owner = Some(new_owner.as_deref());
+                            }
+                            store.patch(&key, &patch, now).await
+                        };
+                        match result {
+                            Ok(Patched::Applied) => {
+                                let cookie = if reissue {
+                                    Some(self.set_id(&id, ttl, expires_at, now))
+                                } else {
+                                    None
+                                };
+                                let fields = apply((*s.base).clone(), changes);
+                                Ok(Outcome {
+                                    cookie,
+                                    state: Some(NewState {
+                                        existing: Some(Existing::Server { id, key }),
+                                        base: Arc::new(fields),
+                                        created_at: s.created_at,
+                                        expires_at,
+                                        owner: new_owner.unwrap_or(s.owner),
+                                    }),
+                                })
+                            }
+                            Ok(Patched::Gone) => {
+                                tracing::warn!(
+                                    session = %key.log_tag(),
+                                    "session was destroyed or expired while this request changed it; \
+                                     the change was not saved and the cookie is cleared"
+                                );
+                                Ok(Outcome::saved(
+                                    CookieOut::Clear,
+                                    None,
+                                    FieldMap::new(),
+                                    now,
+                                    now,
+                                ))
+                            }
+                            Err(e) => fail(e.into(), changes),
+                        }
                     }
                 }
             }
             (Action::None, None) => {
-                if changes.iter().all(|(_, c)| c.is_none()) {
+                if !s.force && changes.iter().all(|(_, c)| c.is_none()) {
                     // New and never populated: nothing stored, no cookie.
-                    return Ok(CookieOut::Keep);
+                    return Ok(Outcome::none());
                 }
+                self.before_save(&mut changes, true);
                 let fields = apply(FieldMap::new(), changes);
-                let id = self.create(fields, now, now + config.lifetime_ms()).await?;
-                Ok(CookieOut::Set(self.cookie_value(&id)))
+                let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
+                let owner = self.owner_of(s.owner_field, &fields);
+                self.create_new(fields, now, expires_at, ttl, owner, now)
+                    .await
             }
             (Action::Regenerate, existing) => {
-                let fields = apply(Arc::unwrap_or_clone(base), changes);
+                self.before_save(&mut changes, existing.is_none());
+                let fields = apply((*s.base).clone(), changes);
                 let (created_at, expires_at) = match &existing {
-                    Some(_) => (created_at, expires_at),
-                    None => (now, now + config.lifetime_ms()),
+                    Some(_) => {
+                        let slid = if ttl_changed {
+                            Some(config.cap(s.created_at, now.saturating_add(config.window(ttl))))
+                        } else {
+                            config.slide(s.created_at, s.expires_at, ttl, now)
+                        };
+                        (s.created_at, slid.unwrap_or(s.expires_at))
+                    }
+                    None => (now, config.cap(now, now.saturating_add(config.window(ttl)))),
                 };
-                let out = if fields.is_empty() {
-                    if existing.is_some() || self.incoming.had_cookie() {
+                let outcome = if fields.is_empty() {
+                    let out = if existing.is_some() || self.incoming.had_cookie() {
                         CookieOut::Clear
                     } else {
                         CookieOut::Keep
-                    }
+                    };
+                    Outcome::saved(out, None, FieldMap::new(), now, now)
                 } else {
-                    let id = self.create(fields, created_at, expires_at).await?;
-                    CookieOut::Set(self.cookie_value(&id))
+                    // Keep the stored owner when this request never saw the `user_id` field.
+                    let owner = match s.owner_field {
+                        Some(_) => self.owner_of(s.owner_field, &fields),
+                        None => s.owner.clone(),
+                    };
+                    self.create_new(fields, created_at, expires_at, ttl, owner, now)
+                        .await?
                 };
-                if let Some(old) = existing {
-                    store.delete(&old.key).await?;
+                if let Some(Existing::Server { key, .. }) = existing {
+                    self.delete(&key).await.map_err(|e| (e, Vec::new()))?;
                 }
-                Ok(out)
+                Ok(outcome)
             }
             (Action::Destroy, existing) => {
-                if let Some(old) = existing {
-                    store.delete(&old.key).await?;
+                if let Some(Existing::Server { key, .. }) = &existing {
+                    if let Err(e) = self.delete(key).await {
+                        return fail(e, changes);
+                    }
                 }
-                let fields = apply(FieldMap::new(), changes);
-                if fields.is_empty() {
-                    Ok(if self.incoming.had_cookie() {
-                        CookieOut::Clear
-                    } else {
-                        CookieOut::Keep
-                    })
+                if changes.iter().any(|(_, c)| c.is_some()) {
+                    self.before_save(&mut changes, true);
+                    let fields = apply(FieldMap::new(), changes);
+                    let ttl = ttl_of(&fields, &Vec::new());
+                    let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
+                    let owner = self.owner_of(s.owner_field, &fields);
+                    return self
+                        .create_new(fields, now, expires_at, ttl, owner, now)
+                        .await;
+                }
+                let out = if existing.is_some() || self.incoming.had_cookie() {
+                    CookieOut::Clear
                 } else {
-                    let id = self.create(fields, now, now + config.lifetime_ms()).await?;
-                    Ok(CookieOut::Set(self.cookie_value(&id)))
-                }
+                    CookieOut::Keep
+                };
+                Ok(Outcome::saved(out, None, FieldMap::new(), now, now))
             }
         }
     }
 
-    /// Inserts a new record under a fresh id, re-rolling the id on a collision.
-    async fn create(
+    fn before_save(&self, changes: &mut Changes, is_new: bool) {
+        if let Some(hook) = &self.config().before_save {
+            hook(&mut PendingSave { changes, is_new });
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), CommitError> {
+        match &self.shared.backend {
+            Backend::Server(store) => Ok(store.delete(key).await?),
+            Backend::Cookie(_) => Ok(()),
+        }
+    }
+
+    /// Stores a brand-new session (under a fresh id, or sealed into the cookie).
+    async fn create_new(
         &self,
         fields: FieldMap,
         created_at: UnixMillis,
         expires_at: UnixMillis,
-    ) -> Result<SessionId, CommitError> {
-        let record = Record::new(fields, created_at, expires_at);
+        ttl: Option<UnixMillis>,
+        owner: Option<String>,
+        now: UnixMillis,
+    ) -> Result<Outcome, (CommitError, Changes)> {
+        let store = match &self.shared.backend {
+            Backend::Cookie(_) => {
+                return match self.seal(fields.clone(), created_at, expires_at, ttl, now) {
+                    Ok(out) => Ok(Outcome::saved(
+                        out,
+                        Some(Existing::Cookie),
+                        fields,
+                        created_at,
+                        expires_at,
+                    )),
+                    Err(e) => Err((e, Vec::new())),
+                };
+            }
+            Backend::Server(store) => store,
+        };
+        let record = Record::new(fields, created_at, expires_at).with_owner(owner.clone());
         for _ in 0..4 {
-            let id = SessionId::generate();
-            match self.shared.store.create(&id.key(), &record).await? {
-                Created::Inserted => return Ok(id),
-                Created::Collision => {
-                    tracing::warn!("session id collision; generating another id");
+            let id = match self.generate_id() {
+                Ok(id) => id,
+                Err(e) => return Err((e, Vec::new())),
+            };
+            let key = id.key(&self.config().key_prefix);
+            match store.create(&key, &record).await {
+                Ok(Created::Inserted) => {
+                    let out = self.set_id(&id, ttl, expires_at, now);
+                    return Ok(Outcome {
+                        cookie: Some(out),
+                        state: Some(NewState {
+                            existing: Some(Existing::Server { id, key }),
+                            base: record.fields,
+                            created_at,
+                            expires_at,
+                            owner,
+                        }),
+                    });
                 }
+                Ok(Created::Collision) => {
+                    tracing::warn!("session id collision; generating another id")
+                }
+                Err(e) => return Err((e.into(), Vec::new())),
             }
         }
-        Err(CommitError::IdCollisions)
+        Err((CommitError::IdCollisions, Vec::new()))
     }
 
-    fn cookie_value(&self, id: &SessionId) -> String {
-        let c = &self.shared.config;
-        encode_cookie_value(id, &c.cookie_name, c.keys.as_ref())
+    fn owner_of(&self, field: Option<&str>, fields: &FieldMap) -> Option<String> {
+        owner_json(field.and_then(|f| fields.get(f)).map(|v| &**v))
+            .map(|j| owner_tag(&self.config().key_prefix, j))
+    }
+
+    fn generate_id(&self) -> Result<SessionId, CommitError> {
+        match &self.config().id_generator {
+            None => Ok(SessionId::generate()),
+            Some(generate) => {
+                SessionId::parse_custom(&generate()).ok_or(CommitError::InvalidGeneratedId)
+            }
+        }
+    }
+
+    fn max_age(
+        &self,
+        ttl: Option<UnixMillis>,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Option<i64> {
+        self.config()
+            .persistent(ttl)
+            .then(|| (expires_at - now).max(0) / 1000)
+    }
+
+    fn set_id(
+        &self,
+        id: &SessionId,
+        ttl: Option<UnixMillis>,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> CookieOut {
+        let c = self.config();
+        CookieOut::Set {
+            value: c.codec.encode(id, &c.cookie_name),
+            max_age: self.max_age(ttl, expires_at, now),
+        }
+    }
+
+    /// Seals a whole session into a cookie value, refusing one the browser would drop.
+    fn seal(
+        &self,
+        fields: FieldMap,
+        created_at: UnixMillis,
+        expires_at: UnixMillis,
+        ttl: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<CookieOut, CommitError> {
+        let Backend::Cookie(keys) = &self.shared.backend else {
+            unreachable!("sealing without the cookie store")
+        };
+        let name = &self.config().cookie_name;
+        let plain = serde_json::to_vec(&Sealed {
+            v: 1,
+            c: created_at,
+            e: expires_at,
+            f: fields.into_iter().collect(),
+        })
+        .map_err(|source| CommitError::Encode {
+            field: "(whole session)",
+            source,
+        })?;
+        let size = name.len() + CookieKeys::sealed_len(plain.len());
+        check_cookie_size(size)?;
+        let value = keys.seal(name, &plain);
+        Ok(CookieOut::Set {
+            value,
+            max_age: self.max_age(ttl, expires_at, now),
+        })
     }
 
     pub(crate) fn set_cookie_header(&self, out: &CookieOut) -> Option<HeaderValue> {
         let text = match out {
             CookieOut::Keep => return None,
-            CookieOut::Set(value) => self.shared.config.set_cookie(Some(value)),
-            CookieOut::Clear => self.shared.config.set_cookie(None),
+            CookieOut::Set { value, max_age } => self.config().set_cookie(Some(value), *max_age),
+            CookieOut::Clear => self.config().set_cookie(None, None),
         };
         // The cookie name, path and domain were validated and the value is base64url, so
         // this cannot fail; if it ever did, sending no cookie is the safe outcome.
@@ -426,18 +938,98 @@ impl RequestSession {
     }
 }
 
-fn apply(mut fields: FieldMap, changes: Vec<(&'static str, Option<Box<RawValue>>)>) -> FieldMap {
-    for (name, change) in changes {
-        match change {
-            Some(v) => {
-                fields.insert(name.to_owned(), v);
-            }
-            None => {
-                fields.remove(name);
-            }
-        }
+/// Refuses a cookie whose name plus value exceeds what browsers keep.
+pub(crate) fn check_cookie_size(size: usize) -> Result<(), CommitError> {
+    if size > COOKIE_SIZE_LIMIT {
+        return Err(CommitError::CookieTooLarge {
+            size,
+            limit: COOKIE_SIZE_LIMIT,
+        });
     }
-    fields
+    Ok(())
 }
 
-pub(crate) const SET_COOKIE_HEADER: http::header::HeaderName = SET_COOKIE;
+fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Box<RawValue>>) {
+    match changes.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = change,
+        None => changes.push((name, change)),
+    }
+}
+
+struct Snapshot {
+    action: Action,
+    existing: Option<Existing>,
+    stale_key: bool,
+    changes: Changes,
+    base: Arc<FieldMap>,
+    created_at: UnixMillis,
+    expires_at: UnixMillis,
+    owner_field: Option<&'static str>,
+    owner: Option<String>,
+    force: bool,
+}
+
+struct NewState {
+    existing: Option<Existing>,
+    base: Arc<FieldMap>,
+    created_at: UnixMillis,
+    expires_at: UnixMillis,
+    owner: Option<String>,
+}
+
+struct Outcome {
+    cookie: Option<CookieOut>,
+    state: Option<NewState>,
+}
+
+impl Outcome {
+    fn none() -> Self {
+        Outcome {
+            cookie: None,
+            state: None,
+        }
+    }
+    fn cookie(out: CookieOut) -> Self {
+        Outcome {
+            cookie: Some(out),
+            state: None,
+        }
+    }
+    fn saved(
+        out: CookieOut,
+        existing: Option<Existing>,
+        fields: FieldMap,
+        created_at: UnixMillis,
+        expires_at: UnixMillis,
+    ) -> Self {
+        let state = NewState {
+            existing,
+            base: Arc::new(fields),
+            created_at,
+            expires_at,
+            owner: None,
+        };
+        Outcome {
+            cookie: Some(out),
+            state: Some(state),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_size_limit_is_name_plus_value() {
+        assert!(check_cookie_size(COOKIE_SIZE_LIMIT - 1).is_ok());
+        assert!(check_cookie_size(COOKIE_SIZE_LIMIT).is_ok());
+        assert!(matches!(
+            check_cookie_size(COOKIE_SIZE_LIMIT + 1),
+            Err(CommitError::CookieTooLarge {
+                size: 4097,
+                limit: 4096
+            })
+        ));
+    }
+}

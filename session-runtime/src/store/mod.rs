@@ -221,8 +221,6 @@ pub trait SessionStore: Send + Sync + 'static {
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Object-safe mirror of [`SessionStore`], so the per-request state need not be generic.
-// `touch` and `delete_by_owner` are reached by idle timeouts and revocation (issue 3).
-#[allow(dead_code)]
 pub(crate) trait DynStore: Send + Sync + 'static {
     fn load<'a>(
         &'a self,

@@ -1,6 +1,6 @@
 #![deny(warnings)]
 
-use session_runtime::{Session, SessionData};
+use session_runtime::{ReadSession, Session, SessionData};
 
 fn default_theme() -> String {
     "dark".to_owned()
@@ -27,6 +27,10 @@ pub struct Visit {
     visits: u32,
     #[session(skip, default = "Vec::new")]
     recent: Vec<u32>,
+    #[session(flash)]
+    notice: Option<String>,
+    #[session(user_id, rename = "uid")]
+    account: Option<String>,
 }
 
 pub fn use_it(s: &mut Session<Visit>) {
@@ -37,6 +41,21 @@ pub fn use_it(s: &mut Session<Visit>) {
     s.reset_lang();
     let _: u32 = s.set_visits(3);
     let _: &Vec<u32> = s.recent();
+    // A flash value is set like any field, and taken by its getter.
+    let _: Option<String> = s.set_notice(Some("saved".to_owned()));
+    let _: &Option<String> = s.peek_notice();
+    let _: Option<String> = s.notice();
+    s.notice_mut().get_or_insert_with(String::new).push('!');
+    let _: bool = s.is_notice_dirty();
+    let _: Option<String> = s.take_notice();
+    s.reset_notice();
+    let _: &Option<String> = s.account();
+    let _: Option<String> = s.set_account(Some("ferris".to_owned()));
+}
+
+// Peeking needs only shared access: it works through a read-only session.
+pub fn peek(s: &ReadSession<Visit>) -> Option<&str> {
+    s.peek_notice().as_deref()
 }
 
 fn main() {
@@ -51,18 +70,20 @@ fn main() {
 
     let info: Vec<_> = Visit::FIELDS
         .iter()
-        .map(|f| (f.name(), f.ident(), f.is_skipped()))
+        .map(|f| (f.name(), f.ident(), f.is_skipped(), f.is_user_id()))
         .collect();
     assert_eq!(
         info,
         [
-            ("user", "user", false),
-            ("n", "count", false),
-            ("scratch", "scratch", true),
-            ("theme", "theme", false),
-            ("lang", "lang", false),
-            ("visits", "visits", false),
-            ("recent", "recent", true),
+            ("user", "user", false, false),
+            ("n", "count", false, false),
+            ("scratch", "scratch", true, false),
+            ("theme", "theme", false, false),
+            ("lang", "lang", false, false),
+            ("visits", "visits", false, false),
+            ("recent", "recent", true, false),
+            ("notice", "notice", false, false),
+            ("uid", "account", false, true),
         ]
     );
 

@@ -33,6 +33,10 @@ pub struct Visit {
     scratch: ::std::vec::Vec<u8>,
     #[session(default = "::std::vec::Vec::new")]
     list: ::std::vec::Vec<u64>,
+    #[session(flash)]
+    notice: ::std::option::Option<::std::string::String>,
+    #[session(user_id)]
+    account: ::std::option::Option<::std::string::String>,
 }
 
 pub fn use_it(s: &mut session_runtime::Session<Visit>) {
@@ -41,6 +45,9 @@ pub fn use_it(s: &mut session_runtime::Session<Visit>) {
     let _ = s.set_count(2);
     let _ = s.take_user();
     s.reset_list();
+    let _ = s.peek_notice();
+    let _ = s.notice();
+    let _ = s.account();
 }
 
 fn main() {}
