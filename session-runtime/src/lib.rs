@@ -118,6 +118,20 @@
 //! | Feature | What it adds | Default |
 //! |---|---|---|
 //! | `memory` | [`MemoryStore`], the in-process store | yes |
+//! | `sqlite` | `SqliteStore`: embedded, persistent (sqlx) | no |
+//! | `postgres` | `PostgresStore`: `jsonb` per-field patches (sqlx) | no |
+//! | `mysql` | `MySqlStore`: MySQL / MariaDB, `JSON_SET`/`JSON_REMOVE` patches (sqlx) | no |
+//! | `redis` | `RedisStore`: one hash per session, Lua patches (redis-rs) | no |
+//!
+//! The client-side cookie store ([`SessionLayer::cookie_store`]) needs no feature.
+//!
+//! # Stores
+//!
+//! Every store gives the same guarantees (see [`store`]): atomic insert-if-absent create,
+//! update-only per-field patches that never resurrect a deleted or expired session, expiry
+//! checked on every load, typed errors with `Unavailable` (503) for an unreachable engine.
+//! Create the tables with the store's explicit `migrate()`, and run
+//! [`store::spawn_cleanup`] to delete expired records.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
