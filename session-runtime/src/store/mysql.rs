@@ -127,16 +127,15 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
-use sqlx::mysql::{
-    MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlQueryResult,
-};
+use sqlx::error::DatabaseError;
+use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlQueryResult};
 use sqlx::query::Query;
 use sqlx::Row as _;
 
+use super::sql::{self, ErrorClasses, Statements, TableNameRules};
 use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
@@ -145,14 +144,19 @@ use crate::id::SessionKey;
 /// without a dependency of your own.
 pub use sqlx;
 
-/// The table name used unless [`MySqlStore::with_table_name`] says otherwise.
-pub const DEFAULT_TABLE_NAME: &str = "sessions";
+pub use super::sql::{InvalidTableName, DEFAULT_TABLE_NAME};
 
-/// MySQL's identifier limit.
-const MAX_TABLE_NAME: usize = 64;
+/// The table names [`MySqlStore::with_table_name`] accepts: at most MySQL's identifier limit.
+static TABLE_NAMES: TableNameRules = TableNameRules {
+    max_len: 64,
+    reserved_prefixes: &[],
+};
 
-/// How long [`MySqlStore::connect`]'s pool waits for a connection before giving up.
-const CONNECT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connection-level failures: see "In an outage" in the module docs.
+static ERRORS: ErrorClasses = ErrorClasses {
+    wire: true,
+    database: is_unavailable_code,
+};
 
 /// How many times a statement chosen as a deadlock victim is run again.
 const DEADLOCK_RETRIES: u32 = 4;
@@ -165,15 +169,6 @@ const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
 
 /// Below this `max_allowed_packet`, `migrate` warns.
 const SMALL_PACKET: u64 = 4 << 20;
-
-/// A table name that [`MySqlStore::with_table_name`] refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid session table name `{name}`: use 1 to 64 ASCII letters, digits or underscores")]
-#[non_exhaustive]
-pub struct InvalidTableName {
-    /// The name that was refused.
-    pub name: String,
-}
 
 /// Sessions in MariaDB (10.2.7 or later) or MySQL (5.7.8 or later): one row per session, the
 /// fields in a JSON object, patched per field in a single `UPDATE`.
@@ -189,41 +184,26 @@ pub struct MySqlStore {
     sql: Arc<Statements>,
 }
 
-/// The fixed statements for one table name (the table name is validated, then quoted).
-#[derive(Debug)]
-struct Statements {
-    table_name: String,
-    /// `` `<table>` ``.
-    table: String,
-    load: String,
-    create: String,
-    touch: String,
-    delete: String,
-    delete_expired: String,
-    delete_by_owner: String,
-}
-
-impl Statements {
-    fn new(table_name: &str) -> Self {
-        let t = format!("`{table_name}`");
-        Statements {
-            table_name: table_name.to_owned(),
-            load: format!(
-                "SELECT data, created_at, expires_at, owner FROM {t} \
-                 WHERE id = ? AND expires_at > ?"
-            ),
-            create: format!(
-                "INSERT INTO {t} (id, data, created_at, expires_at, owner) VALUES (?, ?, ?, ?, ?)"
-            ),
-            touch: format!(
-                "UPDATE {t} FORCE INDEX (PRIMARY) SET expires_at = ? \
-                 WHERE id = ? AND expires_at > ?"
-            ),
-            delete: format!("DELETE FROM {t} WHERE id = ?"),
-            delete_expired: format!("DELETE FROM {t} WHERE expires_at <= ?"),
-            delete_by_owner: format!("DELETE FROM {t} WHERE owner = ?"),
-            table: t,
-        }
+/// The statements for one (validated) table name, quoted as `` `<table>` ``.
+fn statements(table_name: &str) -> Statements {
+    let t = format!("`{table_name}`");
+    Statements {
+        table_name: table_name.to_owned(),
+        load: format!(
+            "SELECT data, created_at, expires_at, owner FROM {t} \
+             WHERE id = ? AND expires_at > ?"
+        ),
+        create: format!(
+            "INSERT INTO {t} (id, data, created_at, expires_at, owner) VALUES (?, ?, ?, ?, ?)"
+        ),
+        touch: format!(
+            "UPDATE {t} FORCE INDEX (PRIMARY) SET expires_at = ? \
+             WHERE id = ? AND expires_at > ?"
+        ),
+        delete: format!("DELETE FROM {t} WHERE id = ?"),
+        delete_expired: format!("DELETE FROM {t} WHERE expires_at <= ?"),
+        delete_by_owner: format!("DELETE FROM {t} WHERE owner = ?"),
+        table: t,
     }
 }
 
@@ -234,7 +214,7 @@ impl MySqlStore {
     pub fn new(pool: MySqlPool) -> Self {
         MySqlStore {
             pool,
-            sql: Arc::new(Statements::new(DEFAULT_TABLE_NAME)),
+            sql: Arc::new(statements(DEFAULT_TABLE_NAME)),
         }
     }
 
@@ -246,11 +226,7 @@ impl MySqlStore {
     /// Fails with [`StoreError::Unavailable`] if the server cannot be reached within that time,
     /// and with [`StoreError::Backend`] for a malformed URL or refused credentials.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = MySqlPoolOptions::new()
-            .acquire_timeout(CONNECT_ACQUIRE_TIMEOUT)
-            .connect(url)
-            .await
-            .map_err(map_err)?;
+        let pool = sql::pool_options().connect(url).await.map_err(map_err)?;
         Ok(Self::new(pool))
     }
 
@@ -259,15 +235,8 @@ impl MySqlStore {
     /// The name must be 1 to 64 ASCII letters, digits or underscores. Whether `Sessions` and
     /// `sessions` are the same table depends on the server's `lower_case_table_names`.
     pub fn with_table_name(mut self, name: &str) -> Result<Self, InvalidTableName> {
-        let valid = !name.is_empty()
-            && name.len() <= MAX_TABLE_NAME
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid {
-            return Err(InvalidTableName {
-                name: name.to_owned(),
-            });
-        }
-        self.sql = Arc::new(Statements::new(name));
+        TABLE_NAMES.check(name)?;
+        self.sql = Arc::new(statements(name));
         Ok(self)
     }
 
@@ -336,15 +305,9 @@ impl SessionStore for MySqlStore {
         let data: String = row.try_get_unchecked(0).map_err(|_| StoreError::Corrupt {
             reason: "`data` is not UTF-8 text",
         })?;
-        let created_at: i64 = row.try_get(1).map_err(|_| StoreError::Corrupt {
-            reason: "`created_at` is not a BIGINT",
-        })?;
-        let expires_at: i64 = row.try_get(2).map_err(|_| StoreError::Corrupt {
-            reason: "`expires_at` is not a BIGINT",
-        })?;
-        let owner: Option<Vec<u8>> = row.try_get(3).map_err(|_| StoreError::Corrupt {
-            reason: "`owner` is not a BLOB",
-        })?;
+        let created_at: i64 = sql::column(&row, 1, "`created_at` is not a BIGINT")?;
+        let expires_at: i64 = sql::column(&row, 2, "`expires_at` is not a BIGINT")?;
+        let owner: Option<Vec<u8>> = sql::column(&row, 3, "`owner` is not a BLOB")?;
 
         let stored: HashMap<String, Box<RawValue>> =
             serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
@@ -390,8 +353,7 @@ impl SessionStore for MySqlStore {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let mut assignments: Vec<String> = Vec::with_capacity(3);
-        if !patch.set.is_empty() || !patch.remove.is_empty() {
+        let data = (!patch.set.is_empty() || !patch.remove.is_empty()).then(|| {
             let mut expr = String::from("data");
             if !patch.set.is_empty() {
                 let mut args = String::new();
@@ -407,26 +369,14 @@ impl SessionStore for MySqlStore {
                 }
                 expr = format!("JSON_REMOVE({expr}{args})");
             }
-            assignments.push(format!("data = {expr}"));
-        }
-        if patch.expires_at.is_some() {
-            assignments.push("expires_at = ?".to_owned());
-        }
-        if patch.owner.is_some() {
-            assignments.push("owner = ?".to_owned());
-        }
-        if assignments.is_empty() {
-            // Nothing to change, but the caller still learns whether the record is live (the
-            // row counts as affected: sqlx sets CLIENT_FOUND_ROWS).
-            assignments.push("expires_at = expires_at".to_owned());
-        }
-        let mut sql =
-            String::with_capacity(64 + assignments.iter().map(String::len).sum::<usize>());
-        let _ = write!(
-            sql,
+            expr
+        });
+        // A patch that changes nothing still counts the live row as affected: sqlx sets
+        // CLIENT_FOUND_ROWS.
+        let update = format!(
             "UPDATE {} FORCE INDEX (PRIMARY) SET {} WHERE id = ? AND expires_at > ?",
             self.sql.table,
-            assignments.join(", ")
+            sql::assignments(data, patch, || "?".to_owned())
         );
 
         // Parameters in the order of their `?`s: JSON_SET pairs, JSON_REMOVE paths, the
@@ -434,28 +384,13 @@ impl SessionStore for MySqlStore {
         let set_paths: Vec<String> = patch.set.iter().map(|(name, _)| path(name)).collect();
         let remove_paths: Vec<String> = patch.remove.iter().map(|name| path(name)).collect();
         let done = execute(&self.pool, || {
-            let mut query = sqlx::query(&sql);
-            for (path, (_, value)) in set_paths.iter().zip(&patch.set) {
-                query = query.bind(path.as_str()).bind(value.get());
-            }
-            for path in &remove_paths {
-                query = query.bind(path.as_str());
-            }
-            if let Some(at) = patch.expires_at {
-                query = query.bind(at);
-            }
-            if let Some(owner) = patch.owner {
-                query = query.bind(owner);
-            }
-            query.bind(key.as_bytes().as_slice()).bind(now)
+            sql::bind_patch(sqlx::query(&update), patch, &set_paths, &remove_paths)
+                .bind(key.as_bytes().as_slice())
+                .bind(now)
         })
         .await
         .map_err(map_err)?;
-        Ok(if done.rows_affected() == 0 {
-            Patched::Gone
-        } else {
-            Patched::Applied
-        })
+        Ok(sql::patched(done.rows_affected()))
     }
 
     async fn touch(
@@ -472,11 +407,7 @@ impl SessionStore for MySqlStore {
         })
         .await
         .map_err(map_err)?;
-        Ok(if done.rows_affected() == 0 {
-            Patched::Gone
-        } else {
-            Patched::Applied
-        })
+        Ok(sql::patched(done.rows_affected()))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
@@ -534,7 +465,7 @@ async fn execute<'q>(
 }
 
 /// The server's error number, if the error came from MySQL / MariaDB.
-fn mysql_number(db: &dyn sqlx::error::DatabaseError) -> Option<u16> {
+fn mysql_number(db: &dyn DatabaseError) -> Option<u16> {
     db.try_downcast_ref::<MySqlDatabaseError>()
         .map(MySqlDatabaseError::number)
 }
@@ -619,29 +550,20 @@ impl Serialize for Object<'_> {
 
 /// sqlx errors to [`StoreError`]: connection-level failures are `Unavailable`.
 fn map_err(error: sqlx::Error) -> StoreError {
-    let unavailable = match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => match mysql_number(db.as_ref()) {
-            // "Packet bigger than max_allowed_packet" comes with SQLSTATE 08S01, but it is about
-            // this statement's size, not an outage: retrying would not help.
-            Some(ER_NET_PACKET_TOO_LARGE) => false,
-            // Too many connections, shutdown in progress, shutdown (3), aborted connection (2),
-            // connection killed (MariaDB).
-            Some(1040 | 1053 | 1077 | 1078 | 1079 | 1152 | 1184 | 1927) => true,
-            // SQLSTATE class 08: connection exception.
-            _ => db.code().is_some_and(|code| code.starts_with("08")),
-        },
-        _ => false,
-    };
-    if unavailable {
-        StoreError::Unavailable(Box::new(error))
-    } else {
-        StoreError::Backend(Box::new(error))
+    ERRORS.store_error(error)
+}
+
+/// Whether a server error means MySQL / MariaDB cannot serve us right now.
+fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
+    match mysql_number(db) {
+        // "Packet bigger than max_allowed_packet" comes with SQLSTATE 08S01, but it is about
+        // this statement's size, not an outage: retrying would not help.
+        Some(ER_NET_PACKET_TOO_LARGE) => false,
+        // Too many connections, shutdown in progress, shutdown (3), aborted connection (2),
+        // connection killed (MariaDB).
+        Some(1040 | 1053 | 1077 | 1078 | 1079 | 1152 | 1184 | 1927) => true,
+        // SQLSTATE class 08: connection exception.
+        _ => sql::is_connection_exception(db),
     }
 }
 

@@ -104,14 +104,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::error::DatabaseError;
+use sqlx::postgres::PgPool;
 use sqlx::types::Json;
-use sqlx::Row as _;
 
+use super::sql::{self, ErrorClasses, Statements, TableNameRules};
 use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
@@ -120,24 +120,21 @@ use crate::id::SessionKey;
 /// without a dependency of your own.
 pub use sqlx;
 
-/// The table name used unless [`PostgresStore::with_table_name`] says otherwise.
-pub const DEFAULT_TABLE_NAME: &str = "sessions";
+pub use super::sql::{InvalidTableName, DEFAULT_TABLE_NAME};
 
-/// Longest accepted table name, so that the index names derived from it (`<table>_expires_at_idx`)
-/// stay within PostgreSQL's 63-byte identifier limit.
-const MAX_TABLE_NAME: usize = 48;
+/// The table names [`PostgresStore::with_table_name`] accepts: at most 48 bytes, so that the
+/// index names derived from them (`<table>_expires_at_idx`) stay within PostgreSQL's 63-byte
+/// identifier limit.
+static TABLE_NAMES: TableNameRules = TableNameRules {
+    max_len: 48,
+    reserved_prefixes: &[],
+};
 
-/// How long [`PostgresStore::connect`]'s pool waits for a connection before giving up.
-const CONNECT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A table name that [`PostgresStore::with_table_name`] refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid session table name `{name}`: use 1 to 48 ASCII letters, digits or underscores")]
-#[non_exhaustive]
-pub struct InvalidTableName {
-    /// The name that was refused.
-    pub name: String,
-}
+/// Connection-level failures: see "In an outage" in the module docs.
+static ERRORS: ErrorClasses = ErrorClasses {
+    wire: true,
+    database: is_unavailable_code,
+};
 
 /// Sessions in PostgreSQL (9.5 or later): one row per session, the fields in a `jsonb`
 /// object, patched per field in a single `UPDATE`.
@@ -152,39 +149,24 @@ pub struct PostgresStore {
     sql: Arc<Statements>,
 }
 
-/// The fixed statements for one table name (the table name is validated, then quoted).
-#[derive(Debug)]
-struct Statements {
-    table_name: String,
-    /// `"<table>"`.
-    table: String,
-    load: String,
-    create: String,
-    touch: String,
-    delete: String,
-    delete_expired: String,
-    delete_by_owner: String,
-}
-
-impl Statements {
-    fn new(table_name: &str) -> Self {
-        let t = format!("\"{table_name}\"");
-        Statements {
-            table_name: table_name.to_owned(),
-            load: format!(
-                "SELECT data, created_at, expires_at, owner FROM {t} \
-                 WHERE id = $1 AND expires_at > $2"
-            ),
-            create: format!(
-                "INSERT INTO {t} (id, data, created_at, expires_at, owner) \
-                 VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (id) DO NOTHING"
-            ),
-            touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
-            delete: format!("DELETE FROM {t} WHERE id = $1"),
-            delete_expired: format!("DELETE FROM {t} WHERE expires_at <= $1"),
-            delete_by_owner: format!("DELETE FROM {t} WHERE owner = $1"),
-            table: t,
-        }
+/// The statements for one (validated) table name, quoted as `"<table>"`.
+fn statements(table_name: &str) -> Statements {
+    let t = format!("\"{table_name}\"");
+    Statements {
+        table_name: table_name.to_owned(),
+        load: format!(
+            "SELECT data, created_at, expires_at, owner FROM {t} \
+             WHERE id = $1 AND expires_at > $2"
+        ),
+        create: format!(
+            "INSERT INTO {t} (id, data, created_at, expires_at, owner) \
+             VALUES ($1, $2::jsonb, $3, $4, $5) ON CONFLICT (id) DO NOTHING"
+        ),
+        touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+        delete: format!("DELETE FROM {t} WHERE id = $1"),
+        delete_expired: format!("DELETE FROM {t} WHERE expires_at <= $1"),
+        delete_by_owner: format!("DELETE FROM {t} WHERE owner = $1"),
+        table: t,
     }
 }
 
@@ -195,7 +177,7 @@ impl PostgresStore {
     pub fn new(pool: PgPool) -> Self {
         PostgresStore {
             pool,
-            sql: Arc::new(Statements::new(DEFAULT_TABLE_NAME)),
+            sql: Arc::new(statements(DEFAULT_TABLE_NAME)),
         }
     }
 
@@ -207,11 +189,7 @@ impl PostgresStore {
     /// Fails with [`StoreError::Unavailable`] if the server cannot be reached within that time,
     /// and with [`StoreError::Backend`] for a malformed URL or refused credentials.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .acquire_timeout(CONNECT_ACQUIRE_TIMEOUT)
-            .connect(url)
-            .await
-            .map_err(map_err)?;
+        let pool = sql::pool_options().connect(url).await.map_err(map_err)?;
         Ok(Self::new(pool))
     }
 
@@ -220,15 +198,8 @@ impl PostgresStore {
     /// The name must be 1 to 48 ASCII letters, digits or underscores; it is used as a quoted
     /// identifier, so its case is kept (`Sessions` and `sessions` are two tables).
     pub fn with_table_name(mut self, name: &str) -> Result<Self, InvalidTableName> {
-        let valid = !name.is_empty()
-            && name.len() <= MAX_TABLE_NAME
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid {
-            return Err(InvalidTableName {
-                name: name.to_owned(),
-            });
-        }
-        self.sql = Arc::new(Statements::new(name));
+        TABLE_NAMES.check(name)?;
+        self.sql = Arc::new(statements(name));
         Ok(self)
     }
 
@@ -290,20 +261,11 @@ impl SessionStore for PostgresStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let Json(data) = row
-            .try_get::<Json<HashMap<String, String>>, _>(0)
-            .map_err(|_| StoreError::Corrupt {
-                reason: "`data` is not a JSON object of strings",
-            })?;
-        let created_at: i64 = row.try_get(1).map_err(|_| StoreError::Corrupt {
-            reason: "`created_at` is not a BIGINT",
-        })?;
-        let expires_at: i64 = row.try_get(2).map_err(|_| StoreError::Corrupt {
-            reason: "`expires_at` is not a BIGINT",
-        })?;
-        let owner: Option<String> = row.try_get(3).map_err(|_| StoreError::Corrupt {
-            reason: "`owner` is not TEXT",
-        })?;
+        let Json(data): Json<HashMap<String, String>> =
+            sql::column(&row, 0, "`data` is not a JSON object of strings")?;
+        let created_at: i64 = sql::column(&row, 1, "`created_at` is not a BIGINT")?;
+        let expires_at: i64 = sql::column(&row, 2, "`expires_at` is not a BIGINT")?;
+        let owner: Option<String> = sql::column(&row, 3, "`owner` is not TEXT")?;
 
         let mut fields = FieldMap::with_capacity(data.len());
         for (name, json) in data {
@@ -329,11 +291,7 @@ impl SessionStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(if done.rows_affected() == 0 {
-            Created::Collision
-        } else {
-            Created::Inserted
-        })
+        Ok(sql::created(done.rows_affected()))
     }
 
     async fn patch(
@@ -343,39 +301,30 @@ impl SessionStore for PostgresStore {
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
         // $1 = id, $2 = now; then one parameter per assignment, in this order.
-        let mut assignments: Vec<String> = Vec::with_capacity(3);
         let mut next = 3;
         let mut param = || {
             let p = format!("${next}");
             next += 1;
             p
         };
-        match (patch.set.is_empty(), patch.remove.is_empty()) {
+        let data = match (patch.set.is_empty(), patch.remove.is_empty()) {
             (false, false) => {
                 let (s, r) = (param(), param());
-                assignments.push(format!("data = (data || {s}::jsonb) - {r}::text[]"));
+                Some(format!("(data || {s}::jsonb) - {r}::text[]"))
             }
-            (false, true) => assignments.push(format!("data = data || {}::jsonb", param())),
-            (true, false) => assignments.push(format!("data = data - {}::text[]", param())),
-            (true, true) => {}
-        }
-        if patch.expires_at.is_some() {
-            assignments.push(format!("expires_at = {}", param()));
-        }
-        if patch.owner.is_some() {
-            assignments.push(format!("owner = {}", param()));
-        }
-        if assignments.is_empty() {
-            // Nothing to change, but the caller still learns whether the record is live.
-            assignments.push("expires_at = expires_at".to_owned());
-        }
-        let sql = format!(
+            (false, true) => Some(format!("data || {}::jsonb", param())),
+            (true, false) => Some(format!("data - {}::text[]", param())),
+            (true, true) => None,
+        };
+        let update = format!(
             "UPDATE {} SET {} WHERE id = $1 AND expires_at > $2",
             self.sql.table,
-            assignments.join(", ")
+            sql::assignments(data, patch, param)
         );
 
-        let mut query = sqlx::query(&sql).bind(key.as_bytes().as_slice()).bind(now);
+        let mut query = sqlx::query(&update)
+            .bind(key.as_bytes().as_slice())
+            .bind(now);
         if !patch.set.is_empty() {
             query = query.bind(encode_fields(patch.set.iter().copied())?);
         }
@@ -394,11 +343,7 @@ impl SessionStore for PostgresStore {
             query = query.bind(owner.map(|o| escape(o).into_owned()));
         }
         let done = query.execute(&self.pool).await.map_err(map_err)?;
-        Ok(if done.rows_affected() == 0 {
-            Patched::Gone
-        } else {
-            Patched::Applied
-        })
+        Ok(sql::patched(done.rows_affected()))
     }
 
     async fn touch(
@@ -414,11 +359,7 @@ impl SessionStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(if done.rows_affected() == 0 {
-            Patched::Gone
-        } else {
-            Patched::Applied
-        })
+        Ok(sql::patched(done.rows_affected()))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
@@ -523,25 +464,17 @@ fn migrate_lock_key(table_name: &str) -> i64 {
 
 /// sqlx errors to [`StoreError`]: connection-level failures are `Unavailable`.
 fn map_err(error: sqlx::Error) -> StoreError {
-    let unavailable = match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // Class 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown,
-            // cannot connect now (starting up); 53300: too many connections.
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
-        }),
-        _ => false,
-    };
-    if unavailable {
-        StoreError::Unavailable(Box::new(error))
-    } else {
-        StoreError::Backend(Box::new(error))
-    }
+    ERRORS.store_error(error)
+}
+
+/// Whether a server error means PostgreSQL cannot serve us right now: SQLSTATE class 08
+/// (connection exception); 57P01..57P03: admin shutdown, crash shutdown, cannot connect now
+/// (starting up); 53300: too many connections.
+fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
+    sql::is_connection_exception(db)
+        || db
+            .code()
+            .is_some_and(|code| matches!(&*code, "57P01" | "57P02" | "57P03" | "53300"))
 }
 
 #[cfg(test)]
@@ -599,7 +532,8 @@ mod tests {
             .build();
         let Ok(rt) = rt else { panic!("runtime") };
         rt.block_on(async {
-            let store = PostgresStore::new(PgPoolOptions::new().connect_lazy_with(opts));
+            let store =
+                PostgresStore::new(sqlx::postgres::PgPoolOptions::new().connect_lazy_with(opts));
             assert_eq!(store.table_name(), "sessions");
             for bad in ["", "a-b", "a b", "a\"b", "x;drop", "é", &"x".repeat(49)] {
                 assert!(store.clone().with_table_name(bad).is_err(), "{bad:?}");

@@ -136,7 +136,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError, Script, Value};
+use redis::{ErrorKind, RedisError, Script, ToRedisArgs, Value};
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
@@ -321,10 +321,12 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 ";
 
-/// ARGV: now, new expires_at or '', owner op ('' keep, 's' set, 'c' clear), owner, number of
-/// set pairs n, n name/value pairs, then the names to remove.
-/// Returns {1} (applied), {0} (gone or expired) or {-1} (no usable `$e`).
-const PATCH: &str = r"
+/// The start of the scripts that need the record's expiry: reads `$e` into `e` (its text) and
+/// `en` (its number), returning {0} if there is no such key and {-1} if the hash has no usable
+/// `$e`. (A macro, so that `concat!` can prepend it to a script's literal.)
+macro_rules! expiry_lua {
+    () => {
+        r"
 local e = redis.call('HGET', KEYS[1], '$e')
 if not e then
   if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
@@ -332,7 +334,16 @@ if not e then
 end
 local en = tonumber(e)
 if not en then return {-1} end
-if en <= tonumber(ARGV[1]) then return {0} end
+"
+    };
+}
+
+/// ARGV: now, new expires_at or '', owner op ('' keep, 's' set, 'c' clear), owner, number of
+/// set pairs n, n name/value pairs, then the names to remove.
+/// Returns {1} (applied), {0} (gone or expired) or {-1} (no usable `$e`).
+const PATCH: &str = concat!(
+    expiry_lua!(),
+    r"if en <= tonumber(ARGV[1]) then return {0} end
 local last = 5 + 2 * tonumber(ARGV[5])
 for i = 6, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 for i = last + 1, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
@@ -346,7 +357,8 @@ elseif ARGV[3] == 'c' then
   redis.call('HDEL', KEYS[1], '$o')
 end
 return {1}
-";
+"
+);
 
 /// Returns {number of keys deleted (0 or 1), owner or false}.
 const DELETE: &str = r"
@@ -356,21 +368,16 @@ return {redis.call('DEL', KEYS[1]), o}
 
 /// ARGV: now. Returns {1, owner or false} (was expired: deleted), {2, expires_at} (live),
 /// {0} (no such key) or {-1} (a hash without a usable `$e`).
-const REAP: &str = r"
-local e = redis.call('HGET', KEYS[1], '$e')
-if not e then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
-  return {0}
-end
-local en = tonumber(e)
-if not en then return {-1} end
-if en <= tonumber(ARGV[1]) then
+const REAP: &str = concat!(
+    expiry_lua!(),
+    r"if en <= tonumber(ARGV[1]) then
   local o = redis.call('HGET', KEYS[1], '$o')
   redis.call('DEL', KEYS[1])
   return {1, o}
 end
 return {2, e}
-";
+"
+);
 
 /// ARGV: owner. Returns 1 (it was this owner's: deleted), 2 (it exists but is not this
 /// owner's: kept) or 0 (no such key).
@@ -451,6 +458,15 @@ fn status_reply(value: Value, command: &'static str) -> Result<(i64, Vec<Value>)
             Ok((status, items.collect()))
         }
         _ => Err(unexpected(command)),
+    }
+}
+
+/// The owner that ends a script's table reply (after the status), or `None` for nil / Lua
+/// `false` or no such item.
+fn last_owner(mut rest: Vec<Value>, command: &'static str) -> Result<Option<String>, StoreError> {
+    match rest.pop() {
+        Some(v) => opt_string(v, command),
+        None => Ok(None),
     }
 }
 
@@ -678,6 +694,60 @@ impl RedisStore {
             .ok_or_else(|| unexpected(command))
     }
 
+    /// Queues, ignoring their replies, the index entries that must precede a session script
+    /// (see "The index consistency window" in the module docs): `ZADD LT` of the expiry, if
+    /// the script sets one, and the owner's `HSET` and `SADD`, if it sets an owner.
+    fn index(
+        &self,
+        pipe: &mut redis::Pipeline,
+        hex: &str,
+        expires_at: Option<UnixMillis>,
+        owner: Option<&str>,
+    ) {
+        if let Some(at) = expires_at {
+            pipe.cmd("ZADD")
+                .arg(&self.keys.expiry)
+                .arg("LT")
+                .arg(at)
+                .arg(hex)
+                .ignore();
+        }
+        if let Some(owner) = owner {
+            let tag = owner_tag(owner);
+            pipe.cmd("HSET")
+                .arg(&self.keys.owners)
+                .arg(hex)
+                .arg(&tag)
+                .ignore();
+            pipe.cmd("SADD")
+                .arg(self.keys.owner_set(&tag))
+                .arg(hex)
+                .ignore();
+        }
+    }
+
+    /// Queues, ignoring its reply, the removal of `members` from the set of the owner whose
+    /// tag is `tag`.
+    fn unindex_owner(&self, pipe: &mut redis::Pipeline, tag: &str, members: impl ToRedisArgs) {
+        pipe.cmd("SREM")
+            .arg(self.keys.owner_set(tag))
+            .arg(members)
+            .ignore();
+    }
+
+    /// Queues, ignoring their replies, the removal of `members` from the expiry index and
+    /// from the member → owner tag hash.
+    fn unindex_expiry(&self, pipe: &mut redis::Pipeline, members: impl ToRedisArgs + Copy) {
+        pipe.cmd("ZREM")
+            .arg(&self.keys.expiry)
+            .arg(members)
+            .ignore();
+        pipe.cmd("HDEL")
+            .arg(&self.keys.owners)
+            .arg(members)
+            .ignore();
+    }
+
     /// Runs the patch script (with the index steps that must precede it).
     async fn run_patch(
         &self,
@@ -688,26 +758,7 @@ impl RedisStore {
         let hex = Self::hex_key(key);
         let mut pipe = redis::pipe();
         // Before the script: index entries for the new expiry and the new owner.
-        if let Some(at) = patch.expires_at {
-            pipe.cmd("ZADD")
-                .arg(&self.keys.expiry)
-                .arg("LT")
-                .arg(at)
-                .arg(&hex)
-                .ignore();
-        }
-        if let Some(Some(owner)) = patch.owner {
-            let tag = owner_tag(owner);
-            pipe.cmd("HSET")
-                .arg(&self.keys.owners)
-                .arg(&hex)
-                .arg(&tag)
-                .ignore();
-            pipe.cmd("SADD")
-                .arg(self.keys.owner_set(&tag))
-                .arg(&hex)
-                .ignore();
-        }
+        self.index(&mut pipe, &hex, patch.expires_at, patch.owner.flatten());
         let mut inv = SCRIPTS.patch.key(self.keys.session(&hex));
         inv.arg(now);
         match patch.expires_at {
@@ -773,24 +824,12 @@ impl SessionStore for RedisStore {
         let hex = Self::hex_key(key);
         let mut pipe = redis::pipe();
         // Before the script: the index entries (stale, and harmless, if this is a collision).
-        pipe.cmd("ZADD")
-            .arg(&self.keys.expiry)
-            .arg("LT")
-            .arg(record.expires_at)
-            .arg(&hex)
-            .ignore();
-        if let Some(owner) = &record.owner {
-            let tag = owner_tag(owner);
-            pipe.cmd("HSET")
-                .arg(&self.keys.owners)
-                .arg(&hex)
-                .arg(&tag)
-                .ignore();
-            pipe.cmd("SADD")
-                .arg(self.keys.owner_set(&tag))
-                .arg(&hex)
-                .ignore();
-        }
+        self.index(
+            &mut pipe,
+            &hex,
+            Some(record.expires_at),
+            record.owner.as_deref(),
+        );
         let mut inv = SCRIPTS.create.key(self.keys.session(&hex));
         inv.arg(record.created_at).arg(record.expires_at);
         match &record.owner {
@@ -838,22 +877,15 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(map_err)?;
-        let (_deleted, mut rest) = status_reply(reply, "the delete script")?;
-        let owner = match rest.pop() {
-            Some(v) => opt_string(v, "the delete script")?,
-            None => None,
-        };
+        let (_deleted, rest) = status_reply(reply, "the delete script")?;
+        let owner = last_owner(rest, "the delete script")?;
         // After the script: owner index first, so that a crash in between leaves the expiry
         // entry, through which a sweep finds (and removes) the owner entry.
         let mut tidy = redis::pipe();
         if let Some(owner) = owner {
-            tidy.cmd("SREM")
-                .arg(self.keys.owner_set(&owner_tag(&owner)))
-                .arg(&hex)
-                .ignore();
+            self.unindex_owner(&mut tidy, &owner_tag(&owner), &hex);
         }
-        tidy.cmd("ZREM").arg(&self.keys.expiry).arg(&hex).ignore();
-        tidy.cmd("HDEL").arg(&self.keys.owners).arg(&hex).ignore();
+        self.unindex_expiry(&mut tidy, &hex);
         self.tidy(tidy, "delete").await;
         Ok(())
     }
@@ -917,22 +949,13 @@ impl SessionStore for RedisStore {
                     // Deleted by this call.
                     1 => {
                         removed += 1;
-                        let owner = match rest.pop() {
-                            Some(v) => opt_string(v, "the reap script")?,
-                            None => None,
-                        };
+                        let owner = last_owner(rest, "the reap script")?;
                         let owner_tag = owner.as_deref().map(owner_tag);
                         if let Some(t) = &owner_tag {
-                            tidy.cmd("SREM")
-                                .arg(self.keys.owner_set(t))
-                                .arg(*member)
-                                .ignore();
+                            self.unindex_owner(&mut tidy, t, *member);
                         }
                         if let Some(t) = tag.filter(|t| Some(t) != owner_tag.as_ref()) {
-                            tidy.cmd("SREM")
-                                .arg(self.keys.owner_set(&t))
-                                .arg(*member)
-                                .ignore();
+                            self.unindex_owner(&mut tidy, &t, *member);
                         }
                         forget.push(member);
                     }
@@ -953,10 +976,7 @@ impl SessionStore for RedisStore {
                     // Gone already (Redis expired it, or a delete was cut short).
                     0 => {
                         if let Some(t) = tag {
-                            tidy.cmd("SREM")
-                                .arg(self.keys.owner_set(&t))
-                                .arg(*member)
-                                .ignore();
+                            self.unindex_owner(&mut tidy, &t, *member);
                         }
                         forget.push(member);
                     }
@@ -972,14 +992,7 @@ impl SessionStore for RedisStore {
                 }
             }
             if !forget.is_empty() {
-                tidy.cmd("ZREM")
-                    .arg(&self.keys.expiry)
-                    .arg(&forget)
-                    .ignore();
-                tidy.cmd("HDEL")
-                    .arg(&self.keys.owners)
-                    .arg(&forget)
-                    .ignore();
+                self.unindex_expiry(&mut tidy, &forget);
             }
             // Unlike other index clean-ups, this one must succeed for the loop to progress.
             if !tidy.is_empty() {
@@ -1036,14 +1049,7 @@ impl SessionStore for RedisStore {
                     .ignore();
             }
             if !deleted.is_empty() {
-                tidy.cmd("ZREM")
-                    .arg(&self.keys.expiry)
-                    .arg(&deleted)
-                    .ignore();
-                tidy.cmd("HDEL")
-                    .arg(&self.keys.owners)
-                    .arg(&deleted)
-                    .ignore();
+                self.unindex_expiry(&mut tidy, &deleted);
             }
             self.tidy(tidy, "delete_by_owner").await;
         }

@@ -127,13 +127,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
+use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection as _, Row as _, Sqlite};
+use sqlx::{Connection as _, Sqlite};
 
+use super::sql::{self, ErrorClasses, Statements, TableNameRules};
 use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
@@ -143,10 +145,20 @@ use crate::id::SessionKey;
 /// your own.
 pub use sqlx;
 
-/// The table name used unless [`SqliteStore::with_table_name`] says otherwise.
-pub const DEFAULT_TABLE_NAME: &str = "sessions";
-/// Longest accepted table name.
-const MAX_TABLE_NAME: usize = 64;
+pub use super::sql::{InvalidTableName, DEFAULT_TABLE_NAME};
+
+/// The table names [`SqliteStore::with_table_name`] accepts: at most 64 bytes, and not in the
+/// `sqlite_` namespace SQLite reserves for itself.
+static TABLE_NAMES: TableNameRules = TableNameRules {
+    max_len: 64,
+    reserved_prefixes: &["sqlite_"],
+};
+/// What counts as unavailable: see "Failures" in the module docs. SQLite has no wire, and
+/// reports misuse (a NUL in a query, ...) as a protocol error.
+static ERRORS: ErrorClasses = ErrorClasses {
+    wire: false,
+    database: is_unavailable_code,
+};
 /// How long a connection made by [`SqliteStore::connect`] waits for a lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows deleted per statement by `delete_expired`.
@@ -169,82 +181,61 @@ pub struct SqliteStore {
 
 struct Inner {
     pool: SqlitePool,
-    table: String,
     sql: Statements,
-}
-
-/// The fixed statements of one table name, built once.
-struct Statements {
-    load: String,
-    create: String,
-    touch: String,
-    delete: String,
-    delete_expired: String,
-    delete_by_owner: String,
+    /// The DDL of [`SqliteStore::migrate`].
     migrate: [String; 3],
 }
 
-impl Statements {
-    fn new(table: &str) -> Self {
-        let t = format!("\"{table}\"");
-        Statements {
-            load: format!(
-                "SELECT data, created_at, expires_at, owner FROM {t} WHERE id = ?1 AND expires_at > ?2"
-            ),
-            create: format!(
-                "INSERT INTO {t} (id, data, created_at, expires_at, owner) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING"
-            ),
-            touch: format!("UPDATE {t} SET expires_at = ?1 WHERE id = ?2 AND expires_at > ?3"),
-            delete: format!("DELETE FROM {t} WHERE id = ?1"),
-            delete_expired: format!(
-                "DELETE FROM {t} WHERE rowid IN \
-                 (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT {PURGE_BATCH})"
-            ),
-            delete_by_owner: format!("DELETE FROM {t} WHERE owner = ?1"),
-            migrate: [
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (\
-                     id TEXT PRIMARY KEY NOT NULL, \
-                     data TEXT NOT NULL, \
-                     created_at INTEGER NOT NULL, \
-                     expires_at INTEGER NOT NULL, \
-                     owner TEXT)"
-                ),
-                format!(
-                    "CREATE INDEX IF NOT EXISTS \"{table}_expires_at_idx\" ON {t} (expires_at)"
-                ),
-                format!(
-                    "CREATE INDEX IF NOT EXISTS \"{table}_owner_idx\" ON {t} (owner) \
-                     WHERE owner IS NOT NULL"
-                ),
-            ],
-        }
+/// The statements for one (validated) table name, quoted as `"<table>"`, built once.
+fn statements(table: &str) -> Statements {
+    let t = format!("\"{table}\"");
+    Statements {
+        table_name: table.to_owned(),
+        load: format!(
+            "SELECT data, created_at, expires_at, owner FROM {t} WHERE id = ?1 AND expires_at > ?2"
+        ),
+        create: format!(
+            "INSERT INTO {t} (id, data, created_at, expires_at, owner) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING"
+        ),
+        touch: format!("UPDATE {t} SET expires_at = ?1 WHERE id = ?2 AND expires_at > ?3"),
+        delete: format!("DELETE FROM {t} WHERE id = ?1"),
+        delete_expired: format!(
+            "DELETE FROM {t} WHERE rowid IN \
+             (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT {PURGE_BATCH})"
+        ),
+        delete_by_owner: format!("DELETE FROM {t} WHERE owner = ?1"),
+        table: t,
     }
+}
+
+/// The DDL of [`SqliteStore::migrate`] for one (validated) table name.
+fn migrate_ddl(table: &str) -> [String; 3] {
+    let t = format!("\"{table}\"");
+    [
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\
+             id TEXT PRIMARY KEY NOT NULL, \
+             data TEXT NOT NULL, \
+             created_at INTEGER NOT NULL, \
+             expires_at INTEGER NOT NULL, \
+             owner TEXT)"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"{table}_expires_at_idx\" ON {t} (expires_at)"),
+        format!(
+            "CREATE INDEX IF NOT EXISTS \"{table}_owner_idx\" ON {t} (owner) \
+             WHERE owner IS NOT NULL"
+        ),
+    ]
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("table", &self.inner.table)
+            .field("table", &self.inner.sql.table_name)
             .field("pool", &self.inner.pool)
             .finish()
     }
-}
-
-/// A table name that [`SqliteStore::with_table_name`] refused.
-///
-/// A table name is interpolated into SQL, so only 1 to 64 ASCII letters, digits and `_` are
-/// accepted, and not a name starting with `sqlite_` (reserved by SQLite).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid session table name `{name}`: use 1 to 64 ASCII letters, digits or underscores, \
-     not starting with `sqlite_`"
-)]
-#[non_exhaustive]
-pub struct InvalidTableName {
-    /// The name that was refused.
-    pub name: String,
 }
 
 impl SqliteStore {
@@ -254,7 +245,7 @@ impl SqliteStore {
     /// [`migrate`](Self::migrate) once before serving requests. Configure the pool for
     /// concurrency (WAL, a busy timeout) as described in the [module docs](self).
     pub fn new(pool: SqlitePool) -> Self {
-        Self::build(pool, DEFAULT_TABLE_NAME.to_owned())
+        Self::build(pool, DEFAULT_TABLE_NAME)
     }
 
     /// Opens (and creates if missing) the database at `url` with settings for concurrent use.
@@ -303,18 +294,8 @@ impl SqliteStore {
     /// [`InvalidTableName`] unless `name` is 1 to 64 ASCII letters, digits and `_`, not
     /// starting with `sqlite_`.
     pub fn with_table_name(self, name: &str) -> Result<Self, InvalidTableName> {
-        let valid = !name.is_empty()
-            && name.len() <= MAX_TABLE_NAME
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && !name
-                .get(..7)
-                .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
-        if !valid {
-            return Err(InvalidTableName {
-                name: name.to_owned(),
-            });
-        }
-        Ok(Self::build(self.inner.pool.clone(), name.to_owned()))
+        TABLE_NAMES.check(name)?;
+        Ok(Self::build(self.inner.pool.clone(), name))
     }
 
     /// Creates the table and its indexes if they do not exist (see the [schema](self#schema)).
@@ -334,7 +315,7 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_error)?;
-        for ddl in &self.inner.sql.migrate {
+        for ddl in &self.inner.migrate {
             sqlx::query(ddl)
                 .execute(&mut *tx)
                 .await
@@ -350,13 +331,16 @@ impl SqliteStore {
 
     /// The name of the table the store uses.
     pub fn table_name(&self) -> &str {
-        &self.inner.table
+        &self.inner.sql.table_name
     }
 
-    fn build(pool: SqlitePool, table: String) -> Self {
-        let sql = Statements::new(&table);
+    fn build(pool: SqlitePool, table: &str) -> Self {
         SqliteStore {
-            inner: Arc::new(Inner { pool, table, sql }),
+            inner: Arc::new(Inner {
+                pool,
+                sql: statements(table),
+                migrate: migrate_ddl(table),
+            }),
         }
     }
 
@@ -365,12 +349,11 @@ impl SqliteStore {
     }
 }
 
-/// The `UPDATE` of one patch on `table` (see the module docs). Placeholders, in order: the
-/// path and value of each set field, the path of each removed field, the expiry (if any), the
-/// owner (if any), the key, `now`.
+/// The `UPDATE` of one patch on `table` (quoted; see the module docs). Placeholders, in
+/// order: the path and value of each set field, the path of each removed field, the expiry
+/// (if any), the owner (if any), the key, `now`.
 fn patch_sql(table: &str, patch: &Patch<'_>) -> String {
-    let mut sets = Vec::with_capacity(3);
-    if !patch.set.is_empty() || !patch.remove.is_empty() {
+    let data = (!patch.set.is_empty() || !patch.remove.is_empty()).then(|| {
         let mut data = String::from("data");
         for chunk in patch.set.chunks(SET_PAIRS_PER_CALL) {
             data = format!("json_set({data}{})", ", ?, json(?)".repeat(chunk.len()));
@@ -378,21 +361,11 @@ fn patch_sql(table: &str, patch: &Patch<'_>) -> String {
         for chunk in patch.remove.chunks(REMOVE_PATHS_PER_CALL) {
             data = format!("json_remove({data}{})", ", ?".repeat(chunk.len()));
         }
-        sets.push(format!("data = {data}"));
-    }
-    if patch.expires_at.is_some() {
-        sets.push("expires_at = ?".to_owned());
-    }
-    if patch.owner.is_some() {
-        sets.push("owner = ?".to_owned());
-    }
-    if sets.is_empty() {
-        // Nothing to change, but the answer (Applied / Gone) still needs the row.
-        sets.push("expires_at = expires_at".to_owned());
-    }
+        data
+    });
     format!(
-        "UPDATE \"{table}\" SET {} WHERE id = ? AND expires_at > ?",
-        sets.join(", ")
+        "UPDATE {table} SET {} WHERE id = ? AND expires_at > ?",
+        sql::assignments(data, patch, || "?".to_owned())
     )
 }
 
@@ -513,18 +486,10 @@ fn decode_fields(data: &str) -> Result<FieldMap, StoreError> {
 }
 
 fn decode_row(row: &SqliteRow) -> Result<Record, StoreError> {
-    let data: &str = row.try_get(0).map_err(|_| StoreError::Corrupt {
-        reason: "the data column is not text",
-    })?;
-    let created_at: i64 = row.try_get(1).map_err(|_| StoreError::Corrupt {
-        reason: "the created_at column is not an integer",
-    })?;
-    let expires_at: i64 = row.try_get(2).map_err(|_| StoreError::Corrupt {
-        reason: "the expires_at column is not an integer",
-    })?;
-    let owner: Option<String> = row.try_get(3).map_err(|_| StoreError::Corrupt {
-        reason: "the owner column is not text",
-    })?;
+    let data: &str = sql::column(row, 0, "the data column is not text")?;
+    let created_at: i64 = sql::column(row, 1, "the created_at column is not an integer")?;
+    let expires_at: i64 = sql::column(row, 2, "the expires_at column is not an integer")?;
+    let owner: Option<String> = sql::column(row, 3, "the owner column is not text")?;
     Ok(Record::new(decode_fields(data)?, created_at, expires_at).with_owner(owner))
 }
 
@@ -545,45 +510,40 @@ const SQLITE_READONLY_CANTINIT: i32 = SQLITE_READONLY | (5 << 8);
 const SQLITE_READONLY_DIRECTORY: i32 = SQLITE_READONLY | (6 << 8);
 
 /// The extended SQLite result code of a database error.
-fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
-    match error {
-        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse().ok()),
-        _ => None,
-    }
+fn sqlite_code(db: &dyn DatabaseError) -> Option<i32> {
+    db.code().and_then(|c| c.parse().ok())
 }
 
 /// Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY`, `SQLITE_LOCKED`).
 fn is_busy(error: &sqlx::Error) -> bool {
-    sqlite_code(error).is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
-}
-
-/// Whether `error` means the database could not be used right now (→ `Unavailable`).
-fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(_) => sqlite_code(error).is_some_and(|code| {
-            matches!(
-                code & 0xff,
-                SQLITE_BUSY
-                    | SQLITE_LOCKED
-                    | SQLITE_IOERR
-                    | SQLITE_FULL
-                    | SQLITE_CANTOPEN
-                    | SQLITE_PROTOCOL
-            ) || matches!(
-                code,
-                SQLITE_READONLY_RECOVERY
-                    | SQLITE_READONLY_CANTLOCK
-                    | SQLITE_READONLY_DBMOVED
-                    | SQLITE_READONLY_CANTINIT
-                    | SQLITE_READONLY_DIRECTORY
-            )
-        }),
+        sqlx::Error::Database(db) => sqlite_code(db.as_ref())
+            .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
         _ => false,
     }
+}
+
+/// Whether a database error means the database could not be used right now (→ `Unavailable`,
+/// as do I/O errors and a pool that timed out or was closed: see [`ERRORS`]).
+fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
+    sqlite_code(db).is_some_and(|code| {
+        matches!(
+            code & 0xff,
+            SQLITE_BUSY
+                | SQLITE_LOCKED
+                | SQLITE_IOERR
+                | SQLITE_FULL
+                | SQLITE_CANTOPEN
+                | SQLITE_PROTOCOL
+        ) || matches!(
+            code,
+            SQLITE_READONLY_RECOVERY
+                | SQLITE_READONLY_CANTLOCK
+                | SQLITE_READONLY_DBMOVED
+                | SQLITE_READONLY_CANTINIT
+                | SQLITE_READONLY_DIRECTORY
+        )
+    })
 }
 
 /// Whether the connection that produced `error` should be closed rather than reused: it lost
@@ -591,7 +551,7 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
 fn is_connection_broken(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(_) => sqlite_code(error).is_some_and(|code| {
+        sqlx::Error::Database(db) => sqlite_code(db.as_ref()).is_some_and(|code| {
             matches!(code & 0xff, SQLITE_IOERR | SQLITE_CANTOPEN) || code == SQLITE_READONLY_DBMOVED
         }),
         _ => false,
@@ -599,11 +559,7 @@ fn is_connection_broken(error: &sqlx::Error) -> bool {
 }
 
 fn map_error(error: sqlx::Error) -> StoreError {
-    if is_unavailable(&error) {
-        StoreError::Unavailable(Box::new(error))
-    } else {
-        StoreError::Backend(Box::new(error))
-    }
+    ERRORS.store_error(error)
 }
 
 /// Maps the outcome of a statement run on `conn`, closing `conn` if it is broken.
@@ -643,10 +599,7 @@ impl SessionStore for SqliteStore {
             .bind(record.owner.as_deref())
             .execute(&mut *conn)
             .await;
-        Ok(match finish(&mut conn, done)?.rows_affected() {
-            0 => Created::Collision,
-            _ => Created::Inserted,
-        })
+        Ok(sql::created(finish(&mut conn, done)?.rows_affected()))
     }
 
     async fn patch(
@@ -655,27 +608,15 @@ impl SessionStore for SqliteStore {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let sql = patch_sql(&self.inner.table, patch);
-        let mut query = sqlx::query(&sql);
-        for (name, value) in &patch.set {
-            query = query.bind(json_path(name)).bind(value.get());
-        }
-        for name in &patch.remove {
-            query = query.bind(json_path(name));
-        }
-        if let Some(at) = patch.expires_at {
-            query = query.bind(at);
-        }
-        if let Some(owner) = patch.owner {
-            query = query.bind(owner);
-        }
-        let query = query.bind(key.to_hex()).bind(now);
+        let update = patch_sql(&self.inner.sql.table, patch);
+        let set_paths: Vec<String> = patch.set.iter().map(|(name, _)| json_path(name)).collect();
+        let remove_paths: Vec<String> = patch.remove.iter().map(|name| json_path(name)).collect();
+        let query = sql::bind_patch(sqlx::query(&update), patch, &set_paths, &remove_paths)
+            .bind(key.to_hex())
+            .bind(now);
         let mut conn = self.conn().await?;
         let done = query.execute(&mut *conn).await;
-        Ok(match finish(&mut conn, done)?.rows_affected() {
-            0 => Patched::Gone,
-            _ => Patched::Applied,
-        })
+        Ok(sql::patched(finish(&mut conn, done)?.rows_affected()))
     }
 
     async fn touch(
@@ -691,10 +632,7 @@ impl SessionStore for SqliteStore {
             .bind(now)
             .execute(&mut *conn)
             .await;
-        Ok(match finish(&mut conn, done)?.rows_affected() {
-            0 => Patched::Gone,
-            _ => Patched::Applied,
-        })
+        Ok(sql::patched(finish(&mut conn, done)?.rows_affected()))
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
