@@ -4,25 +4,20 @@
 
 mod support;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::header::{CACHE_CONTROL, VARY};
-use http::{header, HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
-use session_runtime::store::UnixMillis;
-use session_runtime::{
-    Clock, ConfigError, CookieKeys, MemoryStore, ReadSession, SameSite, Session, SessionLayer,
-};
+use http::StatusCode;
+use session_runtime::{ConfigError, MemoryStore, ReadSession, SameSite, Session, SessionLayer};
+use support::clock::ManualClock;
+use support::cookies::{b64_decode, b64_encode, counter_id, keys};
+use support::http::{send, Reply};
 use support::stores::Spy;
-use tower::ServiceExt;
 
 #[derive(Session, Default, Debug)]
 struct Visit {
@@ -85,123 +80,12 @@ fn routes() -> Router {
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Reply {
-    /// The one `Set-Cookie` header, if any (more than one is a failure).
-    fn set_cookie(&self) -> Option<&str> {
-        assert!(
-            self.set_cookies.len() <= 1,
-            "more than one Set-Cookie: {:?}",
-            self.set_cookies
-        );
-        self.set_cookies.first().map(String::as_str)
-    }
-
-    /// `name=value` of the `Set-Cookie` header, ready to send back.
-    fn cookie(&self) -> Option<String> {
-        self.set_cookie()
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-
-    /// Only the value of the `Set-Cookie` header.
-    fn value(&self) -> Option<String> {
-        self.cookie()
-            .map(|c| c.split_once('=').unwrap().1.to_owned())
-    }
-
-    fn header_values(&self, name: header::HeaderName) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Reply {
-    let mut req = Request::get(path);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let set_cookies = headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body =
-        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply {
-        status,
-        headers,
-        set_cookies,
-        body,
-    }
-}
-
-fn keys(ids: &[u8]) -> CookieKeys {
-    CookieKeys::new(ids.iter().map(|i| [*i; 32])).unwrap()
-}
-
 fn signed(store: &MemoryStore, ids: &[u8]) -> Router {
     routes().layer(SessionLayer::new(store.clone()).with_signed_cookies(keys(ids)))
 }
 
 fn encrypted(store: &MemoryStore, ids: &[u8]) -> Router {
     routes().layer(SessionLayer::new(store.clone()).with_encrypted_cookies(keys(ids)))
-}
-
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Decodes unpadded URL-safe base64 (the test crate has no base64 dependency).
-fn b64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = B64URL
-            .iter()
-            .position(|b| *b == c)
-            .unwrap_or_else(|| panic!("{c:?} is not base64url")) as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// Encodes as unpadded URL-safe base64.
-fn b64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in bytes {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(B64URL[((acc >> bits) & 63) as usize] as char);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(B64URL[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
 }
 
 /// Replaces the character at `index` with a different base64url character.
@@ -305,16 +189,6 @@ async fn a_rotated_key_list_re_signs_an_old_cookie_even_on_a_read_request() {
     );
 }
 
-/// A clock the test moves by hand (ms since the Unix epoch).
-#[derive(Clone)]
-struct ManualClock(Arc<AtomicI64>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixMillis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 #[tokio::test]
 async fn a_re_signed_persistent_cookie_keeps_its_remaining_lifetime() {
     let store = MemoryStore::new();
@@ -360,16 +234,6 @@ async fn flipping_any_character_of_a_signed_cookie_gives_a_fresh_session() {
 // ---------------------------------------------------------------------------------------------
 // Encrypted cookies
 // ---------------------------------------------------------------------------------------------
-
-/// 40 hex characters: a counter plus 128 bits from std's random hasher keys.
-fn counter_id(counter: &AtomicU64) -> String {
-    let n = counter.fetch_add(1, Ordering::SeqCst);
-    let r1 = RandomState::new().build_hasher().finish();
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(n);
-    let r2 = h.finish();
-    format!("{:08x}{r1:016x}{r2:016x}", n as u32)
-}
 
 #[tokio::test]
 async fn an_encrypted_cookie_does_not_reveal_the_id() {

@@ -1,22 +1,19 @@
 //! The client-side cookie store (`SessionLayer::cookie_store`): the whole session sealed in
 //! the cookie with AES-256-GCM, through a real `Router` with `oneshot`.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::routing::get;
 use axum::Router;
-use http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde::Deserialize;
-use session_runtime::store::UnixMillis;
-use session_runtime::{
-    Clock, ConfigError, CookieKeys, ManagerError, ReadSession, Session, SessionLayer,
-};
-use tower::ServiceExt;
+use session_runtime::{ConfigError, CookieKeys, ManagerError, ReadSession, Session, SessionLayer};
+use support::clock::ManualClock;
+use support::cookies::{b64_decode, b64_encode, keys};
+use support::http::{send, Reply};
 
 #[derive(Session, Default, Debug)]
 struct Cart {
@@ -88,131 +85,8 @@ fn routes() -> Router {
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-const T0: UnixMillis = 1_700_000_000_000;
-
-/// A clock the test moves by hand (ms since the Unix epoch).
-#[derive(Clone)]
-struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    fn new() -> Self {
-        ManualClock(Arc::new(AtomicI64::new(T0)))
-    }
-    /// Sets the time to `T0 + offset`.
-    fn at(&self, offset: Duration) {
-        self.0
-            .store(T0 + offset.as_millis() as i64, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixMillis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Reply {
-    fn set_cookie(&self) -> Option<&str> {
-        assert!(
-            self.set_cookies.len() <= 1,
-            "more than one Set-Cookie: {:?}",
-            self.set_cookies
-        );
-        self.set_cookies.first().map(String::as_str)
-    }
-    fn cookie(&self) -> Option<String> {
-        self.set_cookie()
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-    fn value(&self) -> Option<String> {
-        self.cookie()
-            .map(|c| c.split_once('=').unwrap().1.to_owned())
-    }
-    fn max_age(&self) -> Option<i64> {
-        self.set_cookie()?
-            .split("; ")
-            .find_map(|a| a.strip_prefix("Max-Age="))
-            .map(|v| v.parse().unwrap())
-    }
-}
-
-async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Reply {
-    let mut req = Request::get(path);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let set_cookies = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body =
-        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply {
-        status,
-        set_cookies,
-        body,
-    }
-}
-
-fn keys(ids: &[u8]) -> CookieKeys {
-    CookieKeys::new(ids.iter().map(|i| [*i; 32])).unwrap()
-}
-
 fn layer() -> SessionLayer {
     SessionLayer::cookie_store(CookieKeys::new([[7u8; 32]]).unwrap())
-}
-
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn b64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = B64URL
-            .iter()
-            .position(|b| *b == c)
-            .unwrap_or_else(|| panic!("{c:?} is not base64url")) as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-fn b64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in bytes {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(B64URL[((acc >> bits) & 63) as usize] as char);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(B64URL[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
 }
 
 async fn assert_fresh(app: &Router, cookie: &str, what: &str) {

@@ -1,11 +1,14 @@
 //! End-to-end flows over a real TCP listener with a real HTTP client and cookie jar.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
 use session_runtime::{MemoryStore, ReadSession, Session, SessionLayer};
+use support::demo::{self, Demo};
 
 #[derive(Session, Default)]
 struct Visit {
@@ -148,50 +151,9 @@ async fn concurrent_changes_to_different_fields_of_one_session_both_survive() {
     assert_eq!(peek, format!("1 {n} {n}"), "count a b");
 }
 
-struct Demo {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the demo example binary (built by `cargo test`) with `args` on a free port.
 async fn spawn_demo(args: &[&str]) -> Demo {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let demo = dir.join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        demo.exists(),
-        "cargo test builds examples; {} is missing",
-        demo.display()
-    );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(&demo)
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let d = Demo {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let c = reqwest::Client::new();
-    for _ in 0..200 {
-        if c.get(format!("{}/peek", d.base)).send().await.is_ok() {
-            return d;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("demo {args:?} did not start");
+    demo::spawn_demo(args, 200, &format!("demo {args:?}")).await
 }
 
 fn json(s: String) -> serde_json::Value {

@@ -7,12 +7,11 @@ use axum::extract::Query;
 use axum::routing::get;
 use axum::Router;
 use http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use session_runtime::store::{Patch, SessionStore};
 use session_runtime::{CookieKeys, ReadSession, Session, SessionLayer};
+use support::http::{send_req, Reply};
 use support::stores::{Faulty, Op, Spy};
-use tower::ServiceExt;
 
 #[derive(Session, Default, Debug)]
 struct Visit {
@@ -132,49 +131,12 @@ fn app<S: SessionStore>(store: S) -> Router {
     routes().layer(SessionLayer::new(store))
 }
 
-struct Reply {
-    status: StatusCode,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Reply {
-    fn cookie(&self) -> Option<String> {
-        assert!(
-            self.set_cookies.len() <= 1,
-            "more than one Set-Cookie: {:?}",
-            self.set_cookies
-        );
-        self.set_cookies
-            .first()
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-}
-
 async fn send(app: &Router, path: &str, cookies: &[&str]) -> Reply {
     let mut req = Request::get(path);
     for c in cookies {
         req = req.header(header::COOKIE, *c);
     }
     send_req(app, req.body(Body::empty()).unwrap()).await
-}
-
-async fn send_req(app: &Router, req: Request<Body>) -> Reply {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let set_cookies = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body =
-        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply {
-        status,
-        set_cookies,
-        body,
-    }
 }
 
 #[tokio::test]

@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,16 +13,18 @@ use axum::body::Body;
 use axum::extract::Query;
 use axum::routing::get;
 use axum::Router;
-use http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, StatusCode};
 use serde::Deserialize;
 use session_runtime::store::{SessionStore, UnixMillis};
 use session_runtime::{
-    Clock, CookieKeys, MemoryStore, ReadSession, Session, SessionInfo, SessionKey, SessionLayer,
+    CookieKeys, MemoryStore, ReadSession, Session, SessionInfo, SessionKey, SessionLayer,
     SessionManager,
 };
+use support::clock::{ManualClock, T0};
+use support::cookies::counter_id;
+use support::http::{get_request, send_req, Reply};
+use support::logs::capture_logs;
 use support::stores::{Op, Spy};
-use tower::ServiceExt;
 
 #[derive(Session, Default, Debug)]
 struct Visit {
@@ -232,28 +231,6 @@ fn routes() -> Router {
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-const T0: UnixMillis = 1_700_000_000_000;
-
-/// A clock the test moves by hand (ms since the Unix epoch).
-#[derive(Clone)]
-struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    fn new() -> Self {
-        ManualClock(Arc::new(AtomicI64::new(T0)))
-    }
-    /// Sets the time to `T0 + offset`.
-    fn at(&self, offset: Duration) {
-        self.0.store(T0 + ms(offset), Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixMillis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 fn ms(d: Duration) -> i64 {
     d.as_millis() as i64
 }
@@ -266,68 +243,16 @@ fn mins(m: u64) -> Duration {
     Duration::from_secs(m * 60)
 }
 
-struct Reply {
-    status: StatusCode,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Reply {
-    fn set_cookie(&self) -> Option<&str> {
-        assert!(
-            self.set_cookies.len() <= 1,
-            "more than one Set-Cookie: {:?}",
-            self.set_cookies
-        );
-        self.set_cookies.first().map(String::as_str)
-    }
-    fn cookie(&self) -> Option<String> {
-        self.set_cookie()
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-    fn value(&self) -> Option<String> {
-        self.cookie()
-            .map(|c| c.split_once('=').unwrap().1.to_owned())
-    }
-    fn max_age(&self) -> Option<i64> {
-        self.set_cookie()?
-            .split("; ")
-            .find_map(|a| a.strip_prefix("Max-Age="))
-            .map(|v| v.parse().unwrap())
-    }
-}
-
 async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Reply {
     send_with(app, path, cookie, None).await
 }
 
 async fn send_with(app: &Router, path: &str, cookie: Option<&str>, ua: Option<&str>) -> Reply {
-    let mut req = Request::get(path);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
+    let mut req = get_request(path, cookie);
     if let Some(ua) = ua {
         req = req.header(header::USER_AGENT, ua);
     }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let set_cookies = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body =
-        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply {
-        status,
-        set_cookies,
-        body,
-    }
+    send_req(app, req.body(Body::empty()).unwrap()).await
 }
 
 /// A layer over `spy` driven by `clock`.
@@ -887,14 +812,6 @@ async fn before_save_adds_a_field_to_writes_and_never_runs_on_reads() {
     );
 }
 
-fn counter_id(counter: &AtomicU64) -> String {
-    let n = counter.fetch_add(1, Ordering::SeqCst);
-    let r1 = RandomState::new().build_hasher().finish();
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(n);
-    format!("{:08x}{r1:016x}{:016x}", n as u32, h.finish())
-}
-
 #[tokio::test]
 async fn a_custom_id_generator_supplies_the_cookie_value() {
     let spy = Spy::new();
@@ -1272,43 +1189,6 @@ async fn reading_an_absent_flash_value_writes_nothing() {
 // ---------------------------------------------------------------------------------------------
 // Log events
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    /// Everything logged since the last call. Also refreshes tracing's per-callsite interest
-    /// cache: other tests of this binary run in parallel without a subscriber, and a callsite
-    /// they register while this test installs its own can otherwise stay cached as disabled.
-    fn take(&self) -> String {
-        tracing::callsite::rebuild_interest_cache();
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
-
-/// Captures every event of this thread (the tests run on a current-thread runtime).
-fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
-    (capture, guard)
-}
 
 #[tokio::test]
 async fn refused_sessions_are_logged_without_ids() {

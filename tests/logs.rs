@@ -2,34 +2,17 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use http::{header, Request};
 use session_runtime::store::{Patch, SessionStore};
 use session_runtime::{Session, SessionLayer};
+use support::http::send;
+use support::logs::capture_logs;
 use support::stores::{Faulty, Spy};
-use tower::ServiceExt;
 
 #[derive(Session, Default)]
 struct Visit {
     count: u64,
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn routes() -> Router {
@@ -50,31 +33,18 @@ fn routes() -> Router {
         )
 }
 
+/// `name=value` of the first `Set-Cookie` header of the response, if any.
 async fn cookie_of(app: &Router, path: &str, cookie: Option<&str>) -> Option<String> {
-    let mut req = Request::get(path);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
+    send(app, path, cookie)
         .await
-        .unwrap();
-    res.headers()
-        .get(header::SET_COOKIE)
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .set_cookies
+        .first()
+        .map(|c| c.split(';').next().unwrap().to_owned())
 }
 
 #[tokio::test]
 async fn ids_never_reach_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = capture_logs();
 
     let spy = Spy::new();
     let app = routes().layer(SessionLayer::new(spy.clone()));
@@ -121,7 +91,7 @@ async fn ids_never_reach_the_logs() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     cookie_of(&app2, "/inc", Some(&c3)).await;
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("no longer decodes"),
         "the decode warning was logged:\n{logs}"

@@ -9,12 +9,15 @@
 //!   same cookie works again, with its data, without restarting the app.
 #![cfg(all(feature = "postgres", feature = "redis"))]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use support::demo::{self, Demo};
+use support::engines::{self, free_port, Proxy};
 use tokio::task::JoinSet;
 
 fn pg_url() -> String {
@@ -28,71 +31,16 @@ fn redis_url() -> String {
 
 /// Whether `addr` accepts connections; if not, skip (or fail in CI).
 async fn engine_or_skip(what: &str, addr: &str) -> bool {
-    match tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => true,
-        other => {
-            let why = format!("cannot reach {addr} ({other:?})");
-            if std::env::var("SESSION_TESTS_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("{what} scale-out suite: {why}");
-            }
-            eprintln!("SKIPPED {what} scale-out suite: {why}; set SESSION_TESTS_REQUIRE_SERVICES=1 to fail instead");
-            false
-        }
-    }
+    engines::require(
+        &format!("{what} scale-out suite"),
+        engines::tcp_reachable(addr),
+    )
+    .is_some()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Demo {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The demo on a free port with `--store store`.
 async fn spawn_demo(store: &str) -> Demo {
-    let exe = std::env::current_exe().unwrap();
-    let demo = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        demo.exists(),
-        "cargo test builds examples; {} is missing",
-        demo.display()
-    );
-    let port = free_port();
-    let mut child = Command::new(&demo)
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--store", store])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::new();
-    for _ in 0..400 {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("demo --store {store} exited at start-up: {status}");
-        }
-        if c.get(format!("{base}/peek")).send().await.is_ok() {
-            return Demo { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("demo --store {store} did not start");
+    demo::spawn_demo(&["--store", store], 400, &format!("demo --store {store}")).await
 }
 
 fn json(s: &str) -> serde_json::Value {
@@ -215,56 +163,6 @@ async fn two_instances_share_one_redis() {
     }
 }
 
-/// A TCP proxy to `upstream` that can be cut (connections dropped, port closed) and restored
-/// on the same port.
-struct Proxy {
-    port: u16,
-    upstream: SocketAddr,
-    tasks: Option<JoinSet<()>>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Self {
-        let mut p = Proxy {
-            port: free_port(),
-            upstream,
-            tasks: None,
-        };
-        p.restore().await;
-        p
-    }
-
-    async fn restore(&mut self) {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(([127, 0, 0, 1], self.port).into()).unwrap();
-        let listener: TcpListener = socket.listen(64).unwrap();
-        let upstream = self.upstream;
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                conns.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        self.tasks = Some(tasks);
-    }
-
-    /// Drops every proxied connection and closes the port.
-    async fn cut(&mut self) {
-        if let Some(mut t) = self.tasks.take() {
-            t.shutdown().await;
-        }
-    }
-}
-
 /// A redis-server of this test's own, persisting to a temporary directory so that data
 /// survives the restart.
 struct OwnRedis {
@@ -379,7 +277,7 @@ async fn a_postgres_outage_answers_503_and_the_same_cookie_works_after() {
     let url = pg_url();
     let upstream: SocketAddr = "127.0.0.1:5432".parse().unwrap();
     let proxy = Arc::new(tokio::sync::Mutex::new(Proxy::start(upstream).await));
-    let port = proxy.lock().await.port;
+    let port = proxy.lock().await.addr.port();
     let via_proxy = url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{port}"), 1);
     assert_ne!(
         via_proxy, url,
@@ -389,8 +287,8 @@ async fn a_postgres_outage_answers_503_and_the_same_cookie_works_after() {
     let (p1, p2) = (proxy.clone(), proxy.clone());
     outage_gives_503_then_recovers(
         &demo,
-        async move || p1.lock().await.cut().await,
-        async move || p2.lock().await.restore().await,
+        async move || p1.lock().await.down().await,
+        async move || p2.lock().await.up().await,
     )
     .await;
 }

@@ -11,21 +11,19 @@
 #[path = "support/conformance.rs"]
 mod conformance;
 
-use std::io::Write as _;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use conformance::{assert_fields, fields, must_create, must_load, raw, to_raw, MIN, T0};
 use session_runtime::store::postgres::sqlx;
 use session_runtime::store::{
-    Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
+    FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
 };
 use session_runtime::{PostgresStore, SessionKey};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _, Row as _};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use support::engines::{self, free_port, unique_table, CleanUp, Guarded, Proxy};
 use tokio::task::JoinHandle;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -40,60 +38,12 @@ fn connect_options() -> PgConnectOptions {
         .unwrap_or_else(|e| panic!("SESSION_TEST_POSTGRES_URL is not a PostgreSQL URL: {e}"))
 }
 
-/// Whether the server is reachable, decided once per test binary. `Err` carries the reason
-/// for the skip (or, in CI, the failure).
-fn reachable() -> Result<(), String> {
-    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
-    CHECK
-        .get_or_init(|| {
-            let opts = connect_options();
-            let target = format!("{}:{}", opts.get_host(), opts.get_port());
-            let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&target)
-                .map_err(|e| format!("cannot reach {target} ({e})"))?
-                .collect();
-            let mut last = format!("cannot reach {target} (no address)");
-            for addr in addrs {
-                match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-                    Ok(_) => return Ok(()),
-                    Err(e) => last = format!("cannot reach {target} ({e})"),
-                }
-            }
-            Err(last)
-        })
-        .clone()
-}
-
 /// `None` (after one `SKIPPED` line) when the server is unreachable and the services are not
 /// required; a panic when they are.
 fn require_server() -> Option<()> {
-    match reachable() {
-        Ok(()) => Some(()),
-        Err(reason) => {
-            if std::env::var("SESSION_TESTS_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("postgres store suite: {reason} and SESSION_TESTS_REQUIRE_SERVICES=1");
-            }
-            static ONCE: OnceLock<()> = OnceLock::new();
-            ONCE.get_or_init(|| {
-                // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED postgres store suite: {reason}; set SESSION_TESTS_REQUIRE_SERVICES=1 \
-                     to fail instead"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// A table name no other test (in this process or another) uses.
-fn unique_table() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("sessions_test_{}_{n}_{nanos}", std::process::id())
+    let opts = connect_options();
+    let target = format!("{}:{}", opts.get_host(), opts.get_port());
+    engines::require("postgres store suite", engines::tcp_reachable(&target))
 }
 
 async fn pool(acquire_timeout: Duration) -> PgPool {
@@ -105,93 +55,37 @@ async fn pool(acquire_timeout: Duration) -> PgPool {
         .unwrap_or_else(|e| panic!("postgres store suite: cannot connect to {}: {e}", url()))
 }
 
-/// Drops its table when the last clone of the store that owns it goes away, on a thread of its
-/// own (a `Drop` cannot await, and the test's runtime may be shutting down).
-struct DropTable(String);
-
-impl Drop for DropTable {
-    fn drop(&mut self) {
-        let sql = format!("DROP TABLE IF EXISTS \"{}\"", self.0);
-        let dropper = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect_with(&connect_options()).await {
-                    let _ = conn.execute(sql.as_str()).await;
-                    let _ = conn.close().await;
-                }
-            });
-        });
-        let _ = dropper.join();
-    }
+/// Drops the table `table` when dropped (see [`CleanUp`]).
+fn drop_table(table: String) -> CleanUp {
+    CleanUp::new(async move {
+        if let Ok(mut conn) = PgConnection::connect_with(&connect_options()).await {
+            let _ = conn
+                .execute(format!("DROP TABLE IF EXISTS \"{table}\"").as_str())
+                .await;
+            let _ = conn.close().await;
+        }
+    })
 }
 
 /// A migrated `PostgresStore` on its own table, dropped with the last clone.
-#[derive(Clone)]
-struct TestStore {
-    store: PostgresStore,
-    _table: Arc<DropTable>,
-}
+type TestStore = Guarded<PostgresStore, CleanUp>;
 
-impl TestStore {
-    async fn on_pool(pool: PgPool) -> Self {
-        let table = unique_table();
-        let store = PostgresStore::new(pool)
-            .with_table_name(&table)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let guard = Arc::new(DropTable(table));
-        store
-            .migrate()
-            .await
-            .unwrap_or_else(|e| panic!("migrate: {e:?}"));
-        TestStore {
-            store,
-            _table: guard,
-        }
-    }
+async fn on_pool(pool: PgPool) -> TestStore {
+    let table = unique_table();
+    let store = PostgresStore::new(pool)
+        .with_table_name(&table)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let guard = drop_table(table);
+    store
+        .migrate()
+        .await
+        .unwrap_or_else(|e| panic!("migrate: {e:?}"));
+    Guarded::new(store, guard)
 }
 
 async fn fresh_store() -> Option<TestStore> {
     require_server()?;
-    Some(TestStore::on_pool(pool(Duration::from_secs(10)).await).await)
-}
-
-impl SessionStore for TestStore {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
-        self.store.load(key, now).await
-    }
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        self.store.create(key, record).await
-    }
-    async fn patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.patch(key, patch, now).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.touch(key, expires_at, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
-        self.store.delete_expired(now).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
-        self.store.delete_by_owner(owner).await
-    }
+    Some(on_pool(pool(Duration::from_secs(10)).await).await)
 }
 
 mod postgres {
@@ -240,7 +134,7 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
     while longest.len() < 48 {
         longest.push('x');
     }
-    let _drop = DropTable(longest.clone());
+    let _drop = drop_table(longest.clone());
     PostgresStore::new(store.store.pool().clone())
         .with_table_name(&longest)
         .expect("the longest accepted name")
@@ -512,10 +406,7 @@ async fn cleanup_racing_with_writes_counts_exactly() {
 /// acquire timeout, instead of hanging.
 #[tokio::test]
 async fn connect_to_a_dead_port_is_unavailable_quickly() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let started = Instant::now();
     let result =
         PostgresStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/test")).await;
@@ -528,63 +419,6 @@ async fn connect_to_a_dead_port_is_unavailable_quickly() {
         "connect took {:?} to give up",
         started.elapsed()
     );
-}
-
-/// A TCP proxy to the real server that the test can cut and restore: a network fault
-/// injected between the store and a real engine.
-struct Proxy {
-    addr: SocketAddr,
-    upstream: SocketAddr,
-    accept: Option<JoinHandle<()>>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let mut proxy = Proxy {
-            addr: "127.0.0.1:0".parse().expect("addr"),
-            upstream,
-            accept: None,
-            conns: Arc::default(),
-        };
-        proxy.up().await;
-        proxy
-    }
-
-    /// Listens again on the same address (SO_REUSEADDR: the cut connections are in TIME_WAIT).
-    async fn up(&mut self) {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket.bind(self.addr).expect("bind proxy");
-        let listener: TcpListener = socket.listen(64).expect("listen");
-        self.addr = listener.local_addr().expect("addr");
-        let (upstream, conns) = (self.upstream, self.conns.clone());
-        self.accept = Some(tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns.lock().expect("conns").push(conn);
-            }
-        }));
-    }
-
-    /// Stops listening (new connections are refused) and cuts every open connection.
-    async fn down(&mut self) {
-        if let Some(accept) = self.accept.take() {
-            accept.abort();
-            let _ = accept.await;
-        }
-        let conns = std::mem::take(&mut *self.conns.lock().expect("conns"));
-        for c in &conns {
-            c.abort();
-        }
-        for c in conns {
-            let _ = c.await;
-        }
-    }
 }
 
 /// Through a proxy that is cut and restored: every operation fails with `Unavailable` while it
@@ -607,7 +441,7 @@ async fn outage_is_unavailable_and_the_store_recovers() {
         .connect_with(opts.clone().host("127.0.0.1").port(proxy.addr.port()))
         .await
         .expect("connect through the proxy");
-    let store = TestStore::on_pool(proxied).await;
+    let store = on_pool(proxied).await;
 
     let key = SessionKey::random();
     let data = fields(&[("a", "1")]);

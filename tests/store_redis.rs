@@ -12,9 +12,10 @@
 #[path = "support/conformance.rs"]
 mod conformance;
 
+mod support;
+
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use conformance::{assert_fields, fields, must_create, must_load, raw, MIN, T0};
@@ -23,31 +24,15 @@ use session_runtime::store::{
     Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
 };
 use session_runtime::{Clock as _, RedisStore, SessionKey, SystemClock};
+use support::engines::{self, free_port, Guarded};
 
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
+/// The suite's name in `SKIPPED` lines and failures.
+const SUITE: &str = "redis store suite";
+
 fn url() -> String {
     std::env::var("SESSION_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
-}
-
-fn required() -> bool {
-    std::env::var("SESSION_TESTS_REQUIRE_SERVICES").as_deref() == Ok("1")
-}
-
-/// `None` (after one `SKIPPED` line per reason) when the services are not required; a panic
-/// when they are.
-fn skip(reason: &str) -> Option<()> {
-    if required() {
-        panic!("redis store suite: {reason} and SESSION_TESTS_REQUIRE_SERVICES=1");
-    }
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        eprintln!(
-            "SKIPPED redis store suite: {reason}; set SESSION_TESTS_REQUIRE_SERVICES=1 to fail \
-             instead"
-        );
-    });
-    None
 }
 
 /// A blocking connection to the shared server (set-up checks and clean-up).
@@ -70,20 +55,12 @@ fn require_server() -> Option<()> {
             .map(drop)
             .map_err(|e| format!("cannot reach {} ({e})", url()))
     });
-    match check {
-        Ok(()) => Some(()),
-        Err(reason) => skip(reason),
-    }
+    engines::require(SUITE, check.clone())
 }
 
 /// A key prefix no other test (in this process or another) uses.
 fn unique_prefix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("sess-test:{}_{n}_{nanos}:", std::process::id())
+    format!("sess-test:{}:", engines::unique_suffix())
 }
 
 /// Every key of the shared server under a prefix (the prefixes above hold no glob characters).
@@ -124,11 +101,7 @@ impl Drop for DeleteKeys {
 }
 
 /// A `RedisStore` on the shared server under its own prefix, whose keys go with the last clone.
-#[derive(Clone)]
-struct TestStore {
-    store: RedisStore,
-    _keys: Arc<DeleteKeys>,
-}
+type TestStore = Guarded<RedisStore, DeleteKeys>;
 
 async fn fresh_store() -> Option<TestStore> {
     require_server()?;
@@ -139,49 +112,12 @@ async fn fresh_store() -> Option<TestStore> {
     let store = store
         .with_key_prefix(&prefix)
         .unwrap_or_else(|e| panic!("{e}"));
-    let guard = Arc::new(DeleteKeys(prefix));
+    let guard = DeleteKeys(prefix);
     store
         .migrate()
         .await
         .unwrap_or_else(|e| panic!("migrate: {e:?}"));
-    Some(TestStore {
-        store,
-        _keys: guard,
-    })
-}
-
-impl SessionStore for TestStore {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
-        self.store.load(key, now).await
-    }
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        self.store.create(key, record).await
-    }
-    async fn patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.patch(key, patch, now).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.touch(key, expires_at, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
-        self.store.delete_expired(now).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
-        self.store.delete_by_owner(owner).await
-    }
+    Some(Guarded::new(store, guard))
 }
 
 mod redis_store {
@@ -630,14 +566,6 @@ async fn new_takes_a_connection_manager() {
 // Outages, on a redis-server of the test's own
 // ---------------------------------------------------------------------------------------------
 
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
-
 /// A `redis-server` child process on a fixed port, killed when dropped.
 struct OwnServer {
     port: u16,
@@ -654,7 +582,7 @@ impl OwnServer {
         match server.spawn() {
             Ok(()) => Some(server),
             Err(e) => {
-                let _ = skip(&format!("cannot start redis-server ({e})"));
+                engines::skip::<()>(SUITE, &format!("cannot start redis-server ({e})"));
                 None
             }
         }

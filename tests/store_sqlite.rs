@@ -12,9 +12,10 @@
 #[path = "support/conformance.rs"]
 mod conformance;
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,23 +28,11 @@ use session_runtime::store::{
 use session_runtime::{SessionKey, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::Row as _;
+use support::engines::{unique_suffix as unique, Guarded};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
-
-/// A unique suffix for directory and table names (process id, counter, clock).
-fn unique() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{}_{}_{nanos:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// A fresh temporary directory, removed (with everything in it) on drop.
 #[derive(Debug)]
@@ -75,45 +64,7 @@ impl Drop for TempDir {
 
 /// A file-backed store that owns its temporary directory: the directory goes when the last
 /// clone does (the conformance cases get no other cleanup hook).
-#[derive(Debug, Clone)]
-struct FileStore {
-    store: SqliteStore,
-    _dir: Arc<TempDir>,
-}
-
-impl SessionStore for FileStore {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
-        self.store.load(key, now).await
-    }
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        self.store.create(key, record).await
-    }
-    async fn patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.patch(key, patch, now).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.store.touch(key, expires_at, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.store.delete(key).await
-    }
-    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
-        self.store.delete_expired(now).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
-        self.store.delete_by_owner(owner).await
-    }
-}
+type FileStore = Guarded<SqliteStore, TempDir>;
 
 /// A migrated store on a new WAL file, in a uniquely named table.
 async fn fresh_file_store() -> FileStore {
@@ -124,10 +75,7 @@ async fn fresh_file_store() -> FileStore {
         .with_table_name(&format!("sessions_{}", unique()))
         .expect("valid table name");
     store.migrate().await.expect("migrate");
-    FileStore {
-        store,
-        _dir: Arc::new(dir),
-    }
+    Guarded::new(store, dir)
 }
 
 /// A migrated store on a private in-memory database.
@@ -603,7 +551,7 @@ async fn many_writers_on_one_file_never_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_on_one_file_never_fail() {
     let a = fresh_file_store().await;
-    let dir = a._dir.clone();
+    let dir = a.guard.clone();
     let b = SqliteStore::connect(&dir.url("sessions.db"))
         .await
         .expect("second pool")

@@ -158,8 +158,9 @@ impl<T: SessionData, S: Send + Sync> OptionalFromRequestParts<S> for Session<T> 
 
 /// A read-only session: the generated getters work (for `#[session(flash)]` fields, use
 /// `peek_f()`: reading a flash value takes it, which needs write access), the setters do not
-/// compile, and nothing is ever written or sent. With no stored session it shows the
-/// defaults.
+/// compile, and session data is never written; it never starts a session. With no stored
+/// session it shows the defaults. Using it is still activity: with an idle timeout (or
+/// `renew`) the deadline slides through the store's `touch`, exactly as for [`Session`].
 pub struct ReadSession<T: SessionData> {
     view: T::View,
     is_new: bool,

@@ -2,16 +2,93 @@
 //!
 //! [`Spy`] delegates every call to a real [`MemoryStore`] and records what was asked, so a
 //! test can assert "no store I/O" or "only field `a` was written". [`Faulty`] is the only
-//! stand-in: it injects failures a real engine cannot produce on demand.
+//! stand-in: it injects failures a real engine cannot produce on demand. Both are written
+//! with [`wrapper_store!`], which other wrappers (`engines::Guarded`) use too.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use session_runtime::store::{
-    Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
-};
+use session_runtime::store::{Patch, Record, StoreError};
 use session_runtime::{MemoryStore, SessionKey};
+
+/// A call to a store wrapper, as its `before` hook sees it.
+pub enum Call<'a> {
+    Load(&'a SessionKey),
+    Create(&'a SessionKey, &'a Record),
+    Patch(&'a SessionKey, &'a Patch<'a>),
+    Touch(&'a SessionKey),
+    Delete(&'a SessionKey),
+    DeleteExpired,
+    DeleteByOwner(&'a str),
+}
+
+/// Implements `SessionStore` for a wrapper type: every call is shown first to the type's own
+/// `fn before(&self, call: Call<'_>) -> Result<(), StoreError>` (which may fail it), then
+/// passed on to the store in the field `$inner`. `[...]` holds the impl's generic parameters.
+macro_rules! wrapper_store {
+    ([$($generics:tt)*] $ty:ty, $inner:ident) => {
+        impl<$($generics)*> ::session_runtime::store::SessionStore for $ty {
+            async fn load(
+                &self,
+                key: &::session_runtime::SessionKey,
+                now: ::session_runtime::store::UnixMillis,
+            ) -> Result<Option<::session_runtime::store::Record>, ::session_runtime::store::StoreError>
+            {
+                self.before($crate::support::stores::Call::Load(key))?;
+                self.$inner.load(key, now).await
+            }
+            async fn create(
+                &self,
+                key: &::session_runtime::SessionKey,
+                record: &::session_runtime::store::Record,
+            ) -> Result<::session_runtime::store::Created, ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::Create(key, record))?;
+                self.$inner.create(key, record).await
+            }
+            async fn patch(
+                &self,
+                key: &::session_runtime::SessionKey,
+                patch: &::session_runtime::store::Patch<'_>,
+                now: ::session_runtime::store::UnixMillis,
+            ) -> Result<::session_runtime::store::Patched, ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::Patch(key, patch))?;
+                self.$inner.patch(key, patch, now).await
+            }
+            async fn touch(
+                &self,
+                key: &::session_runtime::SessionKey,
+                expires_at: ::session_runtime::store::UnixMillis,
+                now: ::session_runtime::store::UnixMillis,
+            ) -> Result<::session_runtime::store::Patched, ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::Touch(key))?;
+                self.$inner.touch(key, expires_at, now).await
+            }
+            async fn delete(
+                &self,
+                key: &::session_runtime::SessionKey,
+            ) -> Result<(), ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::Delete(key))?;
+                self.$inner.delete(key).await
+            }
+            async fn delete_expired(
+                &self,
+                now: ::session_runtime::store::UnixMillis,
+            ) -> Result<u64, ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::DeleteExpired)?;
+                self.$inner.delete_expired(now).await
+            }
+            async fn delete_by_owner(
+                &self,
+                owner: &str,
+            ) -> Result<u64, ::session_runtime::store::StoreError> {
+                self.before($crate::support::stores::Call::DeleteByOwner(owner))?;
+                self.$inner.delete_by_owner(owner).await
+            }
+        }
+    };
+}
+pub(crate) use wrapper_store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -63,56 +140,35 @@ impl Spy {
     }
 }
 
-impl SessionStore for Spy {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
-        self.log(Op::Load(*key));
-        self.inner.load(key, now).await
-    }
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        let mut names: Vec<String> = record.fields.keys().cloned().collect();
-        names.sort();
-        self.log(Op::Create(*key, names));
-        self.inner.create(key, record).await
-    }
-    async fn patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.log(Op::Patch {
-            key: *key,
-            set: patch
-                .set
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.get().to_owned()))
-                .collect(),
-            remove: patch.remove.iter().map(|n| n.to_string()).collect(),
+impl Spy {
+    /// Records the call (before the inner store runs it).
+    fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        self.log(match call {
+            Call::Load(key) => Op::Load(*key),
+            Call::Create(key, record) => {
+                let mut names: Vec<String> = record.fields.keys().cloned().collect();
+                names.sort();
+                Op::Create(*key, names)
+            }
+            Call::Patch(key, patch) => Op::Patch {
+                key: *key,
+                set: patch
+                    .set
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.get().to_owned()))
+                    .collect(),
+                remove: patch.remove.iter().map(|n| n.to_string()).collect(),
+            },
+            Call::Touch(key) => Op::Touch(*key),
+            Call::Delete(key) => Op::Delete(*key),
+            Call::DeleteExpired => Op::DeleteExpired,
+            Call::DeleteByOwner(owner) => Op::DeleteByOwner(owner.to_owned()),
         });
-        self.inner.patch(key, patch, now).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        self.log(Op::Touch(*key));
-        self.inner.touch(key, expires_at, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.log(Op::Delete(*key));
-        self.inner.delete(key).await
-    }
-    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
-        self.log(Op::DeleteExpired);
-        self.inner.delete_expired(now).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
-        self.log(Op::DeleteByOwner(owner.to_owned()));
-        self.inner.delete_by_owner(owner).await
+        Ok(())
     }
 }
+
+wrapper_store!([] Spy, inner);
 
 #[derive(Debug)]
 struct Outage;
@@ -132,7 +188,12 @@ pub struct Faulty {
 }
 
 impl Faulty {
-    fn check(flag: &AtomicBool) -> Result<(), StoreError> {
+    /// Fails loads while `fail_loads` is on, and every other call while `fail_writes` is.
+    fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        let flag = match call {
+            Call::Load(_) => &self.fail_loads,
+            _ => &self.fail_writes,
+        };
         if flag.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable(Box::new(Outage)))
         } else {
@@ -141,43 +202,4 @@ impl Faulty {
     }
 }
 
-impl SessionStore for Faulty {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
-        Self::check(&self.fail_loads)?;
-        self.inner.load(key, now).await
-    }
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.create(key, record).await
-    }
-    async fn patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.patch(key, patch, now).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        expires_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.touch(key, expires_at, now).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.delete(key).await
-    }
-    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.delete_expired(now).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
-        Self::check(&self.fail_writes)?;
-        self.inner.delete_by_owner(owner).await
-    }
-}
+wrapper_store!([] Faulty, inner);
