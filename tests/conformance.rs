@@ -4,6 +4,7 @@
 #[macro_use]
 #[path = "support/conformance.rs"]
 mod conformance;
+mod support;
 
 use conformance::{assert_fields, fields, must_be_absent, must_create, must_load, MIN, T0};
 use session_runtime::store::{Record, UnixMillis};
@@ -132,4 +133,47 @@ async fn memory_spawn_cleanup_shrinks_len() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     handle.abort();
+}
+
+/// The cleanup task survives failing passes (tower-sessions' stops at the first error): while
+/// the store fails, nothing is purged and the task keeps ticking; once the store is back, the
+/// next pass purges.
+#[tokio::test]
+async fn spawn_cleanup_keeps_running_when_a_pass_fails() {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    let store = support::stores::Faulty::default();
+    let expired = SessionKey::random();
+    // Expired long ago by the system clock that `spawn_cleanup` uses.
+    must_create(
+        &store.inner,
+        &expired,
+        &Record::new(fields(&[("a", "1")]), 0, 1),
+        "expired",
+    )
+    .await;
+    store.fail_writes.store(true, Ordering::SeqCst);
+    let task = session_runtime::store::spawn_cleanup(store.clone(), Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !task.is_finished(),
+        "a failing pass must not end the cleanup task"
+    );
+    assert_eq!(
+        store.inner.len(),
+        1,
+        "nothing can be purged while the store fails"
+    );
+    store.fail_writes.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !store.inner.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cleanup never recovered from the failures"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!task.is_finished());
+    task.abort();
 }
