@@ -83,7 +83,7 @@ impl<T: SessionData> Session<T> {
     /// [`SessionLayer::with_auto_commit(false)`]: crate::SessionLayer::with_auto_commit
     pub async fn save(&mut self) -> Result<(), crate::CommitError> {
         self.handle.absorb(self.view.tracked_mut());
-        self.handle.commit(true).await
+        self.handle.commit(true, false).await
     }
 
     /// Deletes the session from the store at commit and clears the cookie. The view is reset

@@ -115,10 +115,11 @@ impl SessionKey {
 
     /// Lower-case hex, 64 characters: the form SQL and Redis stores use.
     pub fn to_hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(64);
         for b in self.0 {
-            use fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 0xf)] as char);
         }
         s
     }

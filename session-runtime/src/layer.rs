@@ -1,6 +1,6 @@
 //! [`SessionLayer`]: the settings, checked once, and where sessions live.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tower_layer::Layer;
@@ -27,19 +27,21 @@ use crate::store::SessionStore;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct SessionLayer {
-    config: Config,
-    backend: Backend,
+    /// Built once; every service and manager shares it (axum applies layers per connection,
+    /// so applying one must be cheap).
+    shared: Arc<Shared>,
     error: Option<ConfigError>,
+    /// The result of validating `shared`, computed on first use.
+    checked: Arc<OnceLock<Result<(), ConfigError>>>,
 }
 
 impl SessionLayer {
     /// A layer that keeps sessions in `store`; the cookie carries only the id.
     pub fn new<S: SessionStore>(store: S) -> Self {
-        SessionLayer {
+        SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Server(Arc::new(store)),
-            error: None,
-        }
+        })
     }
 
     /// A layer that keeps each whole session in its own cookie, encrypted and authenticated
@@ -53,15 +55,23 @@ impl SessionLayer {
     /// cookie. What it cannot do: revoke a session server-side (a copied cookie stays valid
     /// until it expires), and [`SessionManager::destroy_all_for`] (there is no index).
     pub fn cookie_store(keys: CookieKeys) -> Self {
-        SessionLayer {
+        SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Cookie(keys),
+        })
+    }
+
+    fn from_shared(shared: Shared) -> Self {
+        SessionLayer {
+            shared: Arc::new(shared),
             error: None,
+            checked: Arc::default(),
         }
     }
 
     fn config(&mut self, f: impl FnOnce(&mut Config)) {
-        f(&mut self.config);
+        f(&mut Arc::make_mut(&mut self.shared).config);
+        self.checked = Arc::default();
     }
 
     /// The cookie name (default `sid`). Names starting with `__Host-` or `__Secure-` get the
@@ -166,7 +176,7 @@ impl SessionLayer {
     }
 
     fn set_codec(&mut self, codec: Codec) {
-        if matches!(self.backend, Backend::Cookie(_)) {
+        if matches!(self.shared.backend, Backend::Cookie(_)) {
             self.error
                 .get_or_insert(ConfigError::CookieStoreWithIdCodec);
         }
@@ -243,23 +253,20 @@ impl SessionLayer {
 
     /// A handle for operations outside a request, such as revoking every session of a user.
     pub fn manager(&self) -> SessionManager {
-        SessionManager::new(Arc::new(self.shared()))
-    }
-
-    fn shared(&self) -> Shared {
-        Shared {
-            config: self.config.clone(),
-            backend: self.backend.clone(),
-        }
+        SessionManager::new(self.shared.clone())
     }
 
     /// Checks that the settings can work together.
     pub fn check(self) -> Result<Self, ConfigError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        self.config.validate()?;
+        self.validation().clone()?;
         Ok(self)
+    }
+
+    fn validation(&self) -> &Result<(), ConfigError> {
+        self.checked.get_or_init(|| match &self.error {
+            Some(e) => Err(e.clone()),
+            None => self.shared.config.validate(),
+        })
     }
 }
 
@@ -267,9 +274,9 @@ impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        if let Err(e) = self.clone().check() {
+        if let Err(e) = self.validation() {
             panic!("invalid session layer configuration: {e}");
         }
-        SessionService::new(inner, Arc::new(self.shared()))
+        SessionService::new(inner, self.shared.clone())
     }
 }

@@ -31,7 +31,7 @@ pub(crate) enum Backend {
 }
 
 /// Shared by every request that passes through one layer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) backend: Backend,
@@ -360,12 +360,13 @@ impl RequestSession {
         parts: &http::request::Parts,
         now: UnixMillis,
     ) -> bool {
-        let tag = match existing {
+        // Only formatted when a message is actually logged.
+        let tag = || match existing {
             Existing::Server { key, .. } => key.log_tag(),
             Existing::Cookie => "cookie".to_owned(),
         };
         if self.config().past_absolute(record.created_at, now) {
-            tracing::debug!(session = %tag, "session expired (absolute timeout); starting a fresh one");
+            tracing::debug!(session = %tag(), "session expired (absolute timeout); starting a fresh one");
             return false;
         }
         if let Some(valid) = &self.config().validator {
@@ -375,7 +376,7 @@ impl RequestSession {
                 expires_at: record.expires_at,
             };
             if !valid(&info, parts) {
-                tracing::debug!(session = %tag, "session rejected by the validator; starting a fresh one");
+                tracing::debug!(session = %tag(), "session rejected by the validator; starting a fresh one");
                 return false;
             }
         }
@@ -498,7 +499,7 @@ impl RequestSession {
     /// cookie decision of the whole request.
     pub(crate) async fn finish(&self) -> Result<CookieOut, CommitError> {
         let result = if self.config().auto_commit {
-            self.commit(false).await
+            self.commit(false, true).await
         } else {
             let mut st = self.lock();
             if !st.changes.is_empty() || st.action != Action::None {
@@ -517,7 +518,11 @@ impl RequestSession {
     /// dirty fields, possibly moving its expiry); touch (only the expiry moves); create +
     /// delete (regenerate); delete (+ create if written after destroy). `force` (an explicit
     /// `save()`) also creates an empty new session and refreshes an existing one once.
-    pub(crate) async fn commit(&self, force: bool) -> Result<(), CommitError> {
+    ///
+    /// `last` marks the end-of-request commit: nothing reads the state afterwards, so the
+    /// request gives up its share of the loaded fields before writing (an in-process store can
+    /// then patch its copy in place) and does not rebuild them after.
+    pub(crate) async fn commit(&self, force: bool, last: bool) -> Result<(), CommitError> {
         let snapshot = {
             let mut st = self.lock();
             if let Some(e) = st.error.take() {
@@ -529,15 +534,24 @@ impl RequestSession {
             let force = force && !st.saved;
             Snapshot {
                 action: st.action,
-                existing: st.existing.clone(),
+                existing: if last {
+                    st.existing.take()
+                } else {
+                    st.existing.clone()
+                },
                 stale_key: st.stale_key,
                 changes: std::mem::take(&mut st.changes),
-                base: st.base.clone(),
+                base: if last {
+                    std::mem::take(&mut st.base)
+                } else {
+                    st.base.clone()
+                },
                 created_at: st.created_at,
                 expires_at: st.expires_at,
                 owner_field: st.owner_field,
                 owner: st.owner.clone(),
                 force,
+                last,
             }
         };
         let now = self.now();
@@ -651,6 +665,12 @@ impl RequestSession {
                         let Backend::Server(store) = &self.shared.backend else {
                             unreachable!("server session without a store")
                         };
+                        let base = if s.last {
+                            drop(s.base);
+                            None
+                        } else {
+                            Some(s.base)
+                        };
                         // The owner changes when this request wrote the `user_id` field.
                         let new_owner: Option<Option<String>> = s
                             .owner_field
@@ -683,17 +703,14 @@ impl RequestSession {
                                 } else {
                                     None
                                 };
-                                let fields = apply((*s.base).clone(), changes);
-                                Ok(Outcome {
-                                    cookie,
-                                    state: Some(NewState {
-                                        existing: Some(Existing::Server { id, key }),
-                                        base: Arc::new(fields),
-                                        created_at: s.created_at,
-                                        expires_at,
-                                        owner: new_owner.unwrap_or(s.owner),
-                                    }),
-                                })
+                                let state = base.map(|base| NewState {
+                                    existing: Some(Existing::Server { id, key }),
+                                    base: Arc::new(apply((*base).clone(), changes)),
+                                    created_at: s.created_at,
+                                    expires_at,
+                                    owner: new_owner.unwrap_or(s.owner),
+                                });
+                                Ok(Outcome { cookie, state })
                             }
                             Ok(Patched::Gone) => {
                                 tracing::warn!(
@@ -967,6 +984,7 @@ struct Snapshot {
     owner_field: Option<&'static str>,
     owner: Option<String>,
     force: bool,
+    last: bool,
 }
 
 struct NewState {
