@@ -1,0 +1,452 @@
+#!/usr/bin/env bash
+# HTTP benchmark: this library (examples/bench_server.rs) against a bare axum server
+# (examples/bench_bare.rs) and tower-sessions 0.15 (examples/bench_tower_sessions.rs).
+#
+#   bash scripts/bench-http.sh                    # 3 rounds of 10 s per server and scenario
+#   DURATION=5 ROUNDS=3 bash scripts/bench-http.sh
+#   STORE=redis bash scripts/bench-http.sh        # sessions in redis://127.0.0.1:6379
+#   STORE=postgres bash scripts/bench-http.sh     # sessions in postgres://postgres@127.0.0.1:5432/test
+#   OUT=bench.md bash scripts/bench-http.sh       # the final table as markdown too
+#   LOST_UPDATES=1 bash scripts/bench-http.sh     # only the lost-updates check
+#
+# Every server runs on 127.0.0.1 with one tokio worker, pinned to core 0; wrk runs on core 1
+# (`wrk -t1 -c32 --latency`). Scenarios, interleaved server by server in every round:
+#   read  — GET /read with a session cookie (the session exists; nothing is written)
+#   write — GET /inc with a session cookie (one field of an existing session changes)
+#   new   — GET /inc without a cookie (every request creates a session and sets a cookie)
+# Each run prints req/s, p99 latency and the server's CPU time per request (utime+stime from
+# /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare
+# and ours/tower-sessions. For `new`, the p99 of every round and the server's RSS after it.
+#
+# Environment: DURATION (s, default 10), ROUNDS (default 3), STORE (memory | redis |
+# postgres; the bare server ignores it; tower-sessions has no published store for redis or
+# postgres compatible with 0.15 and is skipped then), OUT (markdown file), CONNECTIONS
+# (default 32), BASE_PORT (default 38080: ours +1, bare +2, tower-sessions +3),
+# LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS (see below), MIN_CPU and
+# RETRIES (below).
+#
+# Contention: each run also prints the share of its core the server used. Saturated by wrk,
+# a memory-store or bare server uses ~100%; a run where it got less than MIN_CPU % (default
+# 90; 0 for the session servers with STORE=redis or postgres, which wait on the engine) is
+# run again, at most RETRIES times (default 3), and the run with the highest share is kept;
+# runs that stayed below are listed under the table.
+#
+# LOST_UPDATES=1: starts each server with --workers 2 (not pinned), creates one session and
+# sends N increments of `count` (GET /inc) and N of `count2` (GET /inc2) concurrently with
+# the same cookie, first with one client per field (any loss is a loss across fields), then
+# with 4 clients per field (same-field races add losses in any library). Prints expected,
+# actual and lost per field (examples/bench_lost_updates.rs counts every answered request).
+# The bare server is a control (global atomic counters). Two phases: the handlers as
+# benchmarked (N = LU_REQUESTS, default 20000: the race window is a few microseconds, so
+# losses are rare per request), then with the handlers waiting LU_HOLD_US (default 1000)
+# between reading the field and writing it back, as a handler doing I/O would (N =
+# LU_HOLD_REQUESTS, default 2000). STORE applies to our server too.
+#
+# Installs wrk with apt-get when it is missing (needs root). Targets 127.0.0.1 only.
+
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+STORE=${STORE:-memory}
+OUT=${OUT:-}
+CONNECTIONS=${CONNECTIONS:-32}
+BASE_PORT=${BASE_PORT:-38080}
+LOST_UPDATES=${LOST_UPDATES:-0}
+LU_REQUESTS=${LU_REQUESTS:-20000}
+LU_HOLD_US=${LU_HOLD_US:-1000}
+LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
+RETRIES=${RETRIES:-3}
+# A memory-store or bare server saturated by wrk uses ~100% of its core; with redis or
+# postgres a session server waits on the engine, so no minimum applies to it there.
+BARE_MIN_CPU=${MIN_CPU:-90}
+if [ "$STORE" = memory ]; then MIN_CPU=${MIN_CPU:-90}; else MIN_CPU=${MIN_CPU:-0}; fi
+
+die() {
+    echo "bench-http: $*" >&2
+    exit 1
+}
+
+is_int() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+is_int "$DURATION" 1 3600 || die "DURATION=$DURATION: expected 1..3600 seconds"
+is_int "$ROUNDS" 1 100 || die "ROUNDS=$ROUNDS: expected 1..100"
+is_int "$CONNECTIONS" 1 10000 || die "CONNECTIONS=$CONNECTIONS: expected 1..10000"
+is_int "$BASE_PORT" 1024 65000 || die "BASE_PORT=$BASE_PORT: expected 1024..65000"
+is_int "$LU_REQUESTS" 8 10000000 || die "LU_REQUESTS=$LU_REQUESTS: expected 8..10000000"
+is_int "$LU_HOLD_US" 1 1000000 || die "LU_HOLD_US=$LU_HOLD_US: expected 1..1000000 µs"
+is_int "$LU_HOLD_REQUESTS" 8 1000000 || die "LU_HOLD_REQUESTS=$LU_HOLD_REQUESTS: expected 8..1000000"
+is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
+is_int "$MIN_CPU" 0 100 && is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
+
+case "$STORE" in
+memory) STORE_URL=memory ;;
+redis) STORE_URL=redis://127.0.0.1:6379 ;;
+postgres) STORE_URL=postgres://postgres@127.0.0.1:5432/test ;;
+*) die "STORE=$STORE: expected memory, redis or postgres" ;;
+esac
+
+cd "$(dirname "$0")/.."
+
+# --- tools -------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "wrk is missing and installing it needs root (apt-get install wrk)"
+    echo "== installing wrk"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+fi
+for tool in curl taskset cargo awk; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
+done
+[ "$(nproc --all)" -ge 2 ] || die "needs 2 cores (server on core 0, wrk on core 1)"
+CLK_TCK=$(getconf CLK_TCK)
+
+echo "== building the benchmark servers (release)"
+cargo build --release --example bench_server --example bench_bare \
+    --example bench_tower_sessions --example bench_lost_updates
+TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --no-deps --format-version 1 |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
+BIN=$TARGET_DIR/release/examples
+for b in bench_server bench_bare bench_tower_sessions bench_lost_updates; do
+    [ -x "$BIN/$b" ] || die "$BIN/$b was not built"
+done
+
+# --- servers -----------------------------------------------------------------------------
+WORK=$(mktemp -d)
+declare -a STARTED=()
+declare -A PID=() PORT=() LOG=()
+
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+server_died() {
+    echo "bench-http: server $1 (pid ${PID[$1]}) is not running; its output:" >&2
+    tail -n 20 "${LOG[$1]}" >&2 || true
+    exit 1
+}
+
+check_alive() { kill -0 "${PID[$1]}" 2>/dev/null || server_died "$1"; }
+
+# start_server NAME BINARY PORT WORKERS CPUS [MORE FLAGS...]
+start_server() {
+    local name=$1 bin=$2 port=$3 workers=$4 cpus=$5 i
+    shift 5
+    port_open "$port" && die "127.0.0.1:$port is already in use (set BASE_PORT)"
+    LOG[$name]=$WORK/$name.log
+    taskset -c "$cpus" "$BIN/$bin" --addr "127.0.0.1:$port" --workers "$workers" \
+        --store "$STORE_URL" "$@" >"${LOG[$name]}" 2>&1 &
+    PID[$name]=$!
+    STARTED+=("$!")
+    PORT[$name]=$port
+    for i in $(seq 1 300); do
+        check_alive "$name"
+        if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/read"; then
+            echo "   $name: pid ${PID[$name]}, http://127.0.0.1:$port, cpus $cpus, $workers worker(s)"
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "server $name did not answer on 127.0.0.1:$port within 30 s (log: $(tail -n 5 "${LOG[$name]}"))"
+}
+
+# The session cookie (`name=value`) that a first GET /inc sets; empty if none.
+get_cookie() {
+    curl -sS -D - -o /dev/null --max-time 5 "http://127.0.0.1:$1/inc" | tr -d '\r' |
+        awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); print a[1]; exit }'
+}
+
+cpu_ticks() {
+    local s f
+    s=$(<"/proc/$1/stat")
+    s=${s##*) }
+    read -r -a f <<<"$s"
+    # after "pid (comm) ": f[0] is field 3 (state), so utime (14) is f[11], stime (15) f[12]
+    echo $((f[11] + f[12]))
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# wrk latency ("850.12us", "1.23ms", "1.02s") in ms
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else printf "nan" }'
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
+              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# --- lost updates ------------------------------------------------------------------------
+if [ "$LOST_UPDATES" = 1 ]; then
+    echo "== lost updates: store $STORE_URL, 2 workers per server"
+    LU_SERVERS=(ours tower-sessions bare)
+    [ "$STORE" = memory ] || LU_SERVERS=(ours bare)
+    declare -A LU_BIN=([ours]=bench_server [bare]=bench_bare [tower-sessions]=bench_tower_sessions)
+    declare -A LU_OFF=([ours]=1 [bare]=2 [tower-sessions]=3)
+    # Phase 1: the handlers as benchmarked (no wait between reading and writing the field).
+    # Phase 2: the handlers wait LU_HOLD_US between reading and writing, as a handler doing
+    # I/O would, which widens the window in which another request can slip in.
+    for hold in 0 "$LU_HOLD_US"; do
+        for s in "${LU_SERVERS[@]}"; do
+            start_server "$s@$hold" "${LU_BIN[$s]}" $((BASE_PORT + LU_OFF[$s] + (hold > 0 ? 10 : 0))) 2 0,1 \
+                --hold-us "$hold"
+        done
+    done
+    [ "$STORE" = memory ] ||
+        echo "   tower-sessions: skipped (no published $STORE store compatible with tower-sessions 0.15)"
+    TABLE=$WORK/lost.md
+    {
+        echo "### Lost updates (store: $STORE, 2 server workers, one session shared by every client)"
+        echo
+        echo "| server | handler wait µs | clients per field | field | expected | actual | lost |"
+        echo "|---|---:|---:|---|---:|---:|---:|"
+    } >"$TABLE"
+    for hold in 0 "$LU_HOLD_US"; do
+        if [ "$hold" = 0 ]; then n=$LU_REQUESTS; else n=$LU_HOLD_REQUESTS; fi
+        for k in 1 4; do
+            for s in "${LU_SERVERS[@]}"; do
+                check_alive "$s@$hold"
+                timeout 900 "$BIN/bench_lost_updates" --url "http://127.0.0.1:${PORT[$s@$hold]}" \
+                    --requests "$n" --clients-per-field "$k" --label "$s" >"$WORK/lu.txt" ||
+                    die "the lost-updates client failed against $s (wait $hold µs)"
+                check_alive "$s@$hold"
+                sed "s/^| $s |/| $s | $hold |/" "$WORK/lu.txt" | tee -a "$TABLE"
+            done
+        done
+    done
+    {
+        echo
+        echo "With 1 client per field each field has one sequential writer: every loss is a loss"
+        echo "across fields. With 4 clients per field, increments of the same field also race"
+        echo "(read-modify-write; last writer wins in any session library). \"handler wait\" is the"
+        echo "time /inc and /inc2 wait between reading the field and writing it back (--hold-us)."
+        echo "The bare server is a control: global atomic counters, no sessions."
+    } >>"$TABLE"
+    ours_cross=$(awk -F'|' '$2 ~ /ours/ && $4 + 0 == 1 { s += $8 } END { print s + 0 }' "$TABLE")
+    if [ "$ours_cross" = 0 ]; then
+        echo "Target \"zero lost updates across fields\" (ours, 1 client per field): met" >>"$TABLE"
+    else
+        echo "Target \"zero lost updates across fields\" (ours, 1 client per field): MISSED ($ours_cross lost)" >>"$TABLE"
+    fi
+    echo
+    cat "$TABLE"
+    if [ -n "$OUT" ]; then cp "$TABLE" "$OUT" && echo "(written to $OUT)"; fi
+    exit 0
+fi
+
+# --- throughput --------------------------------------------------------------------------
+echo "== starting servers (store $STORE_URL)"
+SERVERS=(ours bare tower-sessions)
+start_server ours bench_server $((BASE_PORT + 1)) 1 0
+start_server bare bench_bare $((BASE_PORT + 2)) 1 0
+if [ "$STORE" = memory ]; then
+    start_server tower-sessions bench_tower_sessions $((BASE_PORT + 3)) 1 0
+else
+    echo "   tower-sessions: skipped (no published $STORE store compatible with tower-sessions 0.15)"
+    SERVERS=(ours bare)
+fi
+
+SCENARIOS=(read write new)
+declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [new]="write, no cookie (new session)")
+declare -A RPS=() P99=() CPU=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
+declare -a CONTENDED=()
+# The bare server sets no cookie: it gets a cookie header of the same size, so every server
+# parses the same request.
+BARE_COOKIE="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
+
+# measure SERVER SCENARIO OUTFILE: one wrk run; sets M_REQS M_RPS M_P99 M_CPU M_SHARE M_NOTE.
+measure() {
+    local s=$1 sc=$2 out=$3 port=${PORT[$1]} pid=${PID[$1]} path cookie="" t0 t1 w0 w1 non2xx sockerr
+    local -a hdr=()
+    check_alive "$s"
+    case "$sc" in
+    read) path=/read ;;
+    write | new) path=/inc ;;
+    esac
+    if [ "$sc" != new ]; then
+        if [ "$s" = bare ]; then
+            cookie=$BARE_COOKIE
+        else
+            cookie=$(get_cookie "$port") || server_died "$s"
+            [ -n "$cookie" ] || die "$s set no cookie on GET /inc"
+        fi
+        hdr=(-H "Cookie: $cookie")
+    fi
+    t0=$(cpu_ticks "$pid")
+    w0=$EPOCHREALTIME
+    timeout $((DURATION + 60)) taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+        "${hdr[@]}" "http://127.0.0.1:$port$path" >"$out" 2>&1 || {
+        check_alive "$s"
+        die "wrk failed against $s: $(tail -n 5 "$out")"
+    }
+    w1=$EPOCHREALTIME
+    check_alive "$s"
+    t1=$(cpu_ticks "$pid")
+    M_REQS=$(awk '/requests in/ { print $1; exit }' "$out")
+    M_RPS=$(awk '/^Requests\/sec:/ { print $2; exit }' "$out")
+    M_P99=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF; exit }' "$out")
+    sockerr=$(awk '/Socket errors:/ { sub(/.*Socket errors: /, ""); print; exit }' "$out")
+    [ -n "$M_REQS" ] && [ "$M_REQS" -gt 0 ] && [ -n "$M_RPS" ] ||
+        die "no result from wrk against $s: $(cat "$out")"
+    M_CPU=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+    # The share of one core the server used during the run: a server that wrk saturates
+    # uses ~100% of core 0; much less means something else ran on core 0 or on wrk's core 1.
+    M_SHARE=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
+        'BEGIN { printf "%.0f", d * 100 / hz / (b - a) }')
+    M_NOTE=""
+    if [ -n "$non2xx" ]; then
+        M_NOTE+="  NON-2XX: $non2xx"
+        WARN[$s.$sc]="${WARN[$s.$sc]:-0}+$non2xx"
+    fi
+    if [ -n "$sockerr" ]; then M_NOTE+="  socket errors: $sockerr"; fi
+    if [ "$sc" = new ]; then NEW_SESSIONS[$s]=$((${NEW_SESSIONS[$s]:-0} + M_REQS)); fi
+    printf '   %-15s %-31s %9.0f req/s   p99 %8.3f ms   %6s µs CPU/req   server CPU %3s%%   (%s requests)%s' \
+        "$s" "${SC_TITLE[$sc]}" "$M_RPS" "$M_P99" "$M_CPU" "$M_SHARE" "$M_REQS" "$M_NOTE"
+}
+
+# run_one SERVER SCENARIO ROUND: measures, again (at most RETRIES times) while the server got
+# less than MIN_CPU % of its core, and records the run where it got the most.
+run_one() {
+    local s=$1 sc=$2 round=$3 attempt best=-1 b_rps b_p99 b_cpu min=$MIN_CPU
+    if [ "$s" = bare ]; then min=$BARE_MIN_CPU; fi
+    for attempt in $(seq 1 $((RETRIES + 1))); do
+        measure "$s" "$sc" "$WORK/wrk.$s.$sc.$round.$attempt.txt"
+        if [ "$M_SHARE" -gt "$best" ]; then
+            best=$M_SHARE b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU
+        fi
+        if [ "$M_SHARE" -ge "$min" ]; then
+            echo
+            break
+        fi
+        if [ "$attempt" -le "$RETRIES" ]; then
+            echo "   [contended: again]"
+            sleep 2
+        else
+            echo "   [contended]"
+        fi
+    done
+    if [ "$best" -lt "$min" ]; then
+        CONTENDED+=("round $round, $s, ${SC_TITLE[$sc]}: server CPU $best% (< $min%)")
+    fi
+    RPS[$s.$sc]+=" $b_rps"
+    P99[$s.$sc]+=" $b_p99"
+    CPU[$s.$sc]+=" $b_cpu"
+    if [ "$sc" = new ]; then
+        local rss
+        rss=$(rss_kib "${PID[$s]}")
+        NEW_P99[$s]+=" $b_p99"
+        NEW_RSS[$s]+=" $rss"
+        printf '   %-15s after round %d of new sessions: p99 %.3f ms, RSS %.1f MiB, %d requests without cookie so far\n' \
+            "$s" "$round" "$b_p99" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "${NEW_SESSIONS[$s]}"
+    fi
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== load average: $LOAD0 (anything else running on the two cores skews the results)"
+echo "== $ROUNDS round(s), ${DURATION}s per run, wrk -t1 -c$CONNECTIONS on core 1, servers on core 0"
+for round in $(seq 1 "$ROUNDS"); do
+    echo "-- round $round/$ROUNDS"
+    for sc in "${SCENARIOS[@]}"; do
+        for s in "${SERVERS[@]}"; do
+            run_one "$s" "$sc" "$round"
+        done
+    done
+done
+
+# --- tables ------------------------------------------------------------------------------
+TABLE=$WORK/table.md
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "met"; else print "MISSED" }'; }
+{
+    echo "### HTTP benchmark: store $STORE, $ROUNDS round(s) of ${DURATION}s, wrk -t1 -c$CONNECTIONS, median of the rounds"
+    echo
+    echo "| server | scenario | req/s | p99 ms | server CPU µs/req |"
+    echo "|---|---|---:|---:|---:|"
+    for sc in "${SCENARIOS[@]}"; do
+        for s in "${SERVERS[@]}"; do
+            # shellcheck disable=SC2086
+            printf '| %s | %s | %.0f | %.3f | %.2f |\n' "$s" "${SC_TITLE[$sc]}" \
+                "$(median ${RPS[$s.$sc]})" "$(median ${P99[$s.$sc]})" "$(median ${CPU[$s.$sc]})"
+        done
+    done
+    echo
+    echo "| scenario | ours/bare req/s | target | ours/tower-sessions req/s | target | CPU/req ours/bare | CPU/req ours/tower-sessions |"
+    echo "|---|---:|---|---:|---|---:|---:|"
+    for sc in "${SCENARIOS[@]}"; do
+        # shellcheck disable=SC2086
+        {
+            ours=$(median ${RPS[ours.$sc]})
+            bare=$(median ${RPS[bare.$sc]})
+            ours_cpu=$(median ${CPU[ours.$sc]})
+            bare_cpu=$(median ${CPU[bare.$sc]})
+            ts=0 ts_cpu=0
+            if [ "$STORE" = memory ]; then
+                ts=$(median ${RPS[tower-sessions.$sc]})
+                ts_cpu=$(median ${CPU[tower-sessions.$sc]})
+            fi
+        }
+        rb=$(ratio "$ours" "$bare")
+        rt=$(ratio "$ours" "$ts")
+        case "$sc" in
+        read) tb=0.95 tt= ;;
+        write) tb=0.90 tt=1.15 ;;
+        new) tb=0.85 tt= ;;
+        esac
+        vb="≥$tb: $(verdict "$rb" "$tb")"
+        if [ -n "$tt" ]; then vt="≥$tt: $(verdict "$rt" "$tt")"; else vt="-"; fi
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" "$rb" "$vb" "$rt" "$vt" \
+            "$(ratio "$ours_cpu" "$bare_cpu")" "$(ratio "$ours_cpu" "$ts_cpu")"
+    done
+    echo
+    echo "New sessions (no cookie), per round: p99 and server RSS after the round"
+    echo
+    echo "| server | p99 ms by round | RSS MiB: start, then after each round | requests without cookie |"
+    echo "|---|---|---|---:|"
+    for s in "${SERVERS[@]}"; do
+        # shellcheck disable=SC2086
+        printf '| %s | %s | %s | %s |\n' "$s" \
+            "$(printf '%s\n' ${NEW_P99[$s]} | paste -sd' ' | sed 's/ /, /g')" \
+            "$(printf '%s\n' "${RSS0[$s]}" ${NEW_RSS[$s]} | awk '{ printf "%s%.1f", (NR > 1 ? ", " : ""), $1 / 1024 }')" \
+            "${NEW_SESSIONS[$s]}"
+    done
+    echo
+    echo "Load average (1/5/15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Ratios are of the medians; CPU/req is the server's utime+stime per request."
+    if [ "$STORE" != memory ]; then
+        echo
+        echo "tower-sessions skipped: no published $STORE store is compatible with tower-sessions 0.15."
+    fi
+    if [ "${#CONTENDED[@]}" -gt 0 ]; then
+        echo
+        echo "Runs where the server never got its minimum share of its core in $((RETRIES + 1)) tries (other load on the machine; their numbers are low):"
+        for c in "${CONTENDED[@]}"; do echo "- $c"; done
+    fi
+    if [ "${#WARN[@]}" -gt 0 ]; then
+        echo
+        for k in "${!WARN[@]}"; do echo "WARNING: $k had non-2xx responses: ${WARN[$k]}"; done
+    fi
+} >"$TABLE"
+echo
+cat "$TABLE"
+if [ -n "$OUT" ]; then cp "$TABLE" "$OUT" && echo "(written to $OUT)"; fi
