@@ -11,26 +11,17 @@
 //! default 0), `--store URL` (accepted and ignored, so the script can pass the same flags to
 //! every server).
 
-use std::net::SocketAddr;
+#[path = "support/bench.rs"]
+mod bench;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use bench::hold;
 
 static COUNT: AtomicU64 = AtomicU64::new(0);
 static COUNT2: AtomicU64 = AtomicU64::new(0);
-
-/// `--hold-us N`: wait N µs in `/inc` and `/inc2` before counting (as the session servers
-/// do between reading and writing; default 0).
-static HOLD_US: AtomicU64 = AtomicU64::new(0);
-
-async fn hold() {
-    let us = HOLD_US.load(Ordering::Relaxed);
-    if us > 0 {
-        tokio::time::sleep(Duration::from_micros(us)).await;
-    }
-}
 
 async fn inc() -> String {
     hold().await;
@@ -58,83 +49,11 @@ fn app() -> Router {
         .route("/read2", get(read2))
 }
 
-struct Args {
-    addr: SocketAddr,
-    workers: usize,
-}
-
 const USAGE: &str =
     "usage: bench_bare [--addr HOST:PORT] [--workers N] [--hold-us N] [--store IGNORED]";
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        addr: ([127, 0, 0, 1], 38082).into(),
-        workers: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--addr" => {
-                let v = it.next().ok_or("--addr needs HOST:PORT")?;
-                args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
-            }
-            "--workers" => {
-                let v = it.next().ok_or("--workers needs a number")?;
-                args.workers = match v.parse::<usize>() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("--workers {v}: expected a positive number")),
-                };
-            }
-            "--store" => {
-                it.next().ok_or("--store needs a value")?;
-            }
-            "--hold-us" => {
-                let v = it
-                    .next()
-                    .ok_or("--hold-us needs a number of microseconds")?;
-                let us = v
-                    .parse::<u64>()
-                    .map_err(|_| format!("--hold-us {v}: expected a number of microseconds"))?;
-                HOLD_US.store(us, Ordering::Relaxed);
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench_bare: {e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.workers)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("bench_bare: cannot listen on {}: {e}", args.addr);
-                std::process::exit(1);
-            }
-        };
-        println!(
-            "bench_bare listening on http://{} ({} worker(s))",
-            args.addr, args.workers
-        );
-        if let Err(e) = axum::serve(listener, app()).await {
-            eprintln!("bench_bare: server error: {e}");
-            std::process::exit(1);
-        }
-    });
+    let args = bench::args("bench_bare", 38082, USAGE, "--store needs a value");
+    let detail = format!("({} worker(s))", args.workers);
+    bench::serve("bench_bare", &args, detail, async move { Ok(app()) });
 }

@@ -19,31 +19,19 @@
 //! The layer has tower-sessions' default expiry (browser-session cookie, record kept two
 //! weeks) with the cookie's `Secure` flag off so that plain http works.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+#[path = "support/bench.rs"]
+mod bench;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use bench::hold;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
 
 type Answer = Result<String, (StatusCode, String)>;
 
 fn internal(e: tower_sessions::session::Error) -> (StatusCode, String) {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
-/// `--hold-us N`: how long `/inc` and `/inc2` wait between reading the field and writing it
-/// back (0, the default, for the benchmark; the lost-updates check uses it to stand for a
-/// handler that does I/O between the two, which widens the window for a lost update).
-static HOLD_US: AtomicU64 = AtomicU64::new(0);
-
-async fn hold() {
-    let us = HOLD_US.load(Ordering::Relaxed);
-    if us > 0 {
-        tokio::time::sleep(Duration::from_micros(us)).await;
-    }
 }
 
 async fn bump(session: &Session, field: &str) -> Answer {
@@ -111,90 +99,13 @@ fn store(url: &str) -> Result<MemoryStore, String> {
     ))
 }
 
-struct Args {
-    addr: SocketAddr,
-    workers: usize,
-    store: String,
-}
-
 const USAGE: &str =
     "usage: bench_tower_sessions [--addr HOST:PORT] [--workers N] [--hold-us N] [--store memory]";
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        addr: ([127, 0, 0, 1], 38083).into(),
-        workers: 1,
-        store: "memory".to_owned(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--addr" => {
-                let v = it.next().ok_or("--addr needs HOST:PORT")?;
-                args.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
-            }
-            "--workers" => {
-                let v = it.next().ok_or("--workers needs a number")?;
-                args.workers = match v.parse::<usize>() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("--workers {v}: expected a positive number")),
-                };
-            }
-            "--store" => args.store = it.next().ok_or("--store needs a URL or `memory`")?,
-            "--hold-us" => {
-                let v = it
-                    .next()
-                    .ok_or("--hold-us needs a number of microseconds")?;
-                let us = v
-                    .parse::<u64>()
-                    .map_err(|_| format!("--hold-us {v}: expected a number of microseconds"))?;
-                HOLD_US.store(us, Ordering::Relaxed);
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench_tower_sessions: {e}");
-            std::process::exit(2);
-        }
-    };
-    let store = match store(&args.store) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("bench_tower_sessions: {e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.workers)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("bench_tower_sessions: cannot listen on {}: {e}", args.addr);
-                std::process::exit(1);
-            }
-        };
-        println!(
-            "bench_tower_sessions listening on http://{} (store {}, {} worker(s))",
-            args.addr, args.store, args.workers
-        );
-        if let Err(e) = axum::serve(listener, app(store)).await {
-            eprintln!("bench_tower_sessions: server error: {e}");
-            std::process::exit(1);
-        }
-    });
+    const NAME: &str = "bench_tower_sessions";
+    let args = bench::args(NAME, 38083, USAGE, "--store needs a URL or `memory`");
+    let store = bench::or_exit(NAME, store(&args.store));
+    let detail = format!("(store {}, {} worker(s))", args.store, args.workers);
+    bench::serve(NAME, &args, detail, async move { Ok(app(store)) });
 }

@@ -23,6 +23,9 @@
 //! created on start and expired sessions are purged every minute. Two demo processes given the
 //! same PostgreSQL, MySQL or Redis URL share their sessions.
 
+#[path = "support/stores.rs"]
+mod stores;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use session_runtime::{CookieKeys, MemoryStore, ReadSession, Session, SessionLayer};
+use session_runtime::{CookieKeys, ReadSession, Session, SessionLayer};
 
 #[derive(Session, Serialize, Default, Debug)]
 struct Demo {
@@ -120,52 +123,13 @@ const USAGE: &str =
 /// Connects to the store named by `--store` (creating its tables or checking its server)
 /// and starts its expired-session cleanup.
 async fn store_layer(url: &str) -> Result<SessionLayer, String> {
-    let every = Duration::from_secs(60);
-    let fail = |e: &dyn std::fmt::Display| format!("--store {url}: {e}");
-    if url == "memory" {
-        return Ok(SessionLayer::new(MemoryStore::new()));
-    }
-    #[cfg(feature = "sqlite")]
-    if url.starts_with("sqlite:") {
-        let store = session_runtime::SqliteStore::connect(url)
-            .await
-            .map_err(|e| fail(&e))?;
-        store.migrate().await.map_err(|e| fail(&e))?;
-        session_runtime::store::spawn_cleanup(store.clone(), every);
-        return Ok(SessionLayer::new(store));
-    }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = session_runtime::PostgresStore::connect(url)
-            .await
-            .map_err(|e| fail(&e))?;
-        store.migrate().await.map_err(|e| fail(&e))?;
-        session_runtime::store::spawn_cleanup(store.clone(), every);
-        return Ok(SessionLayer::new(store));
-    }
-    #[cfg(feature = "mysql")]
-    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-        let store = session_runtime::MySqlStore::connect(url)
-            .await
-            .map_err(|e| fail(&e))?;
-        store.migrate().await.map_err(|e| fail(&e))?;
-        session_runtime::store::spawn_cleanup(store.clone(), every);
-        return Ok(SessionLayer::new(store));
-    }
-    #[cfg(feature = "redis")]
-    if url.starts_with("redis:") || url.starts_with("rediss:") {
-        let store = session_runtime::RedisStore::connect(url)
-            .await
-            .map_err(|e| fail(&e))?;
-        store.migrate().await.map_err(|e| fail(&e))?;
-        session_runtime::store::spawn_cleanup(store.clone(), every);
-        return Ok(SessionLayer::new(store));
-    }
-    let _ = (every, fail);
-    Err(format!(
-        "--store {url}: unknown or not compiled in (memory, sqlite://PATH, postgres://.., mysql://.., redis://..; \
-         the SQL and Redis stores need the example's default `all-stores` feature)"
-    ))
+    stores::store_layer(
+        url,
+        stores::ALL,
+        "unknown or not compiled in (memory, sqlite://PATH, postgres://.., mysql://.., redis://..; \
+         the SQL and Redis stores need the example's default `all-stores` feature)",
+    )
+    .await
 }
 
 async fn layer(args: &Args) -> Result<SessionLayer, String> {

@@ -12,6 +12,9 @@
 #[path = "support/conformance.rs"]
 mod conformance;
 
+/// Test bodies shared by the SQL server stores (MariaDB, PostgreSQL).
+#[path = "support/sql_cases.rs"]
+mod sql_cases;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -20,14 +23,11 @@ use conformance::{
     assert_fields, fields, must_be_absent, must_create, must_load, raw, to_raw, MIN, T0,
 };
 use session_runtime::store::mysql::sqlx;
-use session_runtime::store::{
-    Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
-};
+use session_runtime::store::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError};
 use session_runtime::{MySqlStore, SessionKey};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection as _, Executor as _, Row as _};
 use support::engines::{self, free_port, unique_table, CleanUp, Guarded, Proxy};
-use tokio::task::JoinHandle;
 
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
@@ -120,28 +120,11 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
     let Some(store) = fresh_store().await else {
         return;
     };
-    let key = SessionKey::random();
-    let data = fields(&[("a", "1")]);
-    must_create(
-        &store,
-        &key,
-        &Record::new(data.clone(), T0, T0 + MIN),
-        "before migrate",
-    )
+    sql_cases::migrate_runs_again_and_concurrently(&store, || {
+        let s = store.store.clone();
+        async move { s.migrate().await }
+    })
     .await;
-
-    store.store.migrate().await.expect("second migrate");
-    let concurrent: Vec<_> = (0..4)
-        .map(|_| {
-            let s = store.store.clone();
-            tokio::spawn(async move { s.migrate().await })
-        })
-        .collect();
-    for m in concurrent {
-        m.await.expect("join").expect("concurrent migrate");
-    }
-    let loaded = must_load(&store, &key, T0, "after migrate ran again").await;
-    assert_fields(&loaded, &data, "migrate must keep existing rows");
 
     // The longest accepted name works too (the index names derived from it fit).
     let mut longest = unique_table();
@@ -348,33 +331,17 @@ async fn patch_merges_on_the_server() {
         return;
     };
     let table = store.store.table_name().to_owned();
-    let key = SessionKey::random();
-    must_create(
-        &store,
-        &key,
-        &Record::new(fields(&[("a", "1")]), T0, T0 + MIN),
-        "merge",
-    )
+    let pool = store.store.pool();
+    sql_cases::patch_merges_on_the_server(&store, |key| async move {
+        sqlx::query(&format!(
+            "UPDATE `{table}` SET data = JSON_SET(data, '$.b', 2) WHERE id = ?"
+        ))
+        .bind(key.as_bytes().as_slice())
+        .execute(pool)
+        .await
+        .expect("side write");
+    })
     .await;
-    sqlx::query(&format!(
-        "UPDATE `{table}` SET data = JSON_SET(data, '$.b', 2) WHERE id = ?"
-    ))
-    .bind(key.as_bytes().as_slice())
-    .execute(store.store.pool())
-    .await
-    .expect("side write");
-    let v = raw("3");
-    let p = Patch::new().set("c", &v).remove("a");
-    assert_eq!(
-        store.patch(&key, &p, T0).await.expect("patch"),
-        Patched::Applied
-    );
-    let loaded = must_load(&store, &key, T0, "merge").await;
-    assert_fields(
-        &loaded,
-        &fields(&[("b", "2"), ("c", "3")]),
-        "server-side merge",
-    );
 }
 
 /// The server's `max_allowed_packet` leaves room for the suite's 1 MiB values, and a statement
@@ -424,80 +391,7 @@ async fn cleanup_racing_with_writes_counts_exactly() {
     let Some(store) = fresh_store().await else {
         return;
     };
-    const LIVE: usize = 16;
-    const EXPIRED_PER_CREATOR: usize = 60;
-    let now = T0 + 60 * MIN;
-    let mut live = Vec::new();
-    for i in 0..LIVE {
-        let key = SessionKey::random();
-        let record = Record::new(fields(&[("n", "0")]), T0, now + 1 + i as UnixMillis);
-        must_create(&store, &key, &record, "live").await;
-        live.push(key);
-    }
-
-    let mut tasks: Vec<JoinHandle<u64>> = Vec::new();
-    for c in 0..2u64 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..EXPIRED_PER_CREATOR {
-                let at = now - 1 - (c * 1_000 + i as u64) as UnixMillis;
-                let record = Record::new(fields(&[("dead", "true")]), T0, at);
-                must_create(&store, &SessionKey::random(), &record, "expired").await;
-            }
-            0
-        }));
-    }
-    for w in 0..3usize {
-        let (store, live) = (store.clone(), live.clone());
-        tasks.push(tokio::spawn(async move {
-            for round in 0..40usize {
-                let key = live[(w * 7 + round) % LIVE];
-                let at = now + MIN + (round * 3 + w) as UnixMillis;
-                let touched = store.touch(&key, at, now).await;
-                assert!(
-                    matches!(touched, Ok(Patched::Applied)),
-                    "touch: {touched:?}"
-                );
-                let v = to_raw(&round);
-                let p = Patch::new().set("n", &v).expires_at(at + 1);
-                let patched = store.patch(&key, &p, now).await;
-                assert!(
-                    matches!(patched, Ok(Patched::Applied)),
-                    "patch: {patched:?}"
-                );
-            }
-            0
-        }));
-    }
-    for _ in 0..2 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut removed = 0;
-            for _ in 0..30 {
-                removed += store.delete_expired(now).await.expect("delete_expired");
-                tokio::task::yield_now().await;
-            }
-            removed
-        }));
-    }
-    let mut removed = 0;
-    for t in tasks {
-        removed += t
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    }
-    removed += store
-        .delete_expired(now)
-        .await
-        .expect("final delete_expired");
-    assert_eq!(
-        removed,
-        2 * EXPIRED_PER_CREATOR as u64,
-        "the sweeps together must count every expired record exactly once"
-    );
-    for key in &live {
-        must_load(&store, key, now, "a live record after the racing sweeps").await;
-    }
+    sql_cases::cleanup_racing_with_writes_counts_exactly(store).await;
 }
 
 /// A statement that InnoDB picks as a deadlock victim is run again rather than failing: a
@@ -618,17 +512,10 @@ async fn a_deadlock_victim_statement_is_retried() {
 #[tokio::test]
 async fn connect_to_a_dead_port_is_unavailable_quickly() {
     let port = free_port();
-    let started = Instant::now();
-    let result = MySqlStore::connect(&format!("mysql://root@127.0.0.1:{port}/test")).await;
-    match result {
-        Err(StoreError::Unavailable(_)) => {}
-        other => panic!("expected Unavailable, got {:?}", other.map(|_| "a store")),
-    }
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "connect took {:?} to give up",
-        started.elapsed()
-    );
+    sql_cases::connect_to_a_dead_port_is_unavailable_quickly(MySqlStore::connect(&format!(
+        "mysql://root@127.0.0.1:{port}/test"
+    )))
+    .await;
 }
 
 /// Through a proxy that is cut and restored: every operation fails with `Unavailable` while it
@@ -652,75 +539,9 @@ async fn outage_is_unavailable_and_the_store_recovers() {
         .expect("connect through the proxy");
     let store = on_pool(proxied).await;
 
-    let key = SessionKey::random();
-    let data = fields(&[("a", "1")]);
-    must_create(
-        &store,
-        &key,
-        &Record::new(data.clone(), T0, T0 + 60 * MIN),
-        "before",
-    )
+    sql_cases::outage_is_unavailable_and_the_store_recovers(&store, &mut proxy, || {
+        store.store.migrate()
+    })
     .await;
-    must_load(&store, &key, T0, "before the outage").await;
-
-    proxy.down().await;
-    let v = raw("2");
-    let started = Instant::now();
-    let outcomes = [
-        ("load", store.load(&key, T0).await.map(|_| ())),
-        (
-            "create",
-            store
-                .create(
-                    &SessionKey::random(),
-                    &Record::new(data.clone(), T0, T0 + MIN),
-                )
-                .await
-                .map(|_| ()),
-        ),
-        (
-            "patch",
-            store
-                .patch(&key, &Patch::new().set("a", &v), T0)
-                .await
-                .map(|_| ()),
-        ),
-        (
-            "touch",
-            store.touch(&key, T0 + 2 * MIN, T0).await.map(|_| ()),
-        ),
-        ("delete", store.delete(&SessionKey::random()).await),
-        ("delete_expired", store.delete_expired(T0).await.map(|_| ())),
-        (
-            "delete_by_owner",
-            store.delete_by_owner("\"x\"").await.map(|_| ()),
-        ),
-        ("migrate", store.store.migrate().await),
-    ];
-    for (op, outcome) in outcomes {
-        match outcome {
-            Err(StoreError::Unavailable(_)) => {}
-            other => panic!("{op} during the outage: expected Unavailable, got {other:?}"),
-        }
-    }
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "8 operations with a 1 s acquire timeout took {:?}",
-        started.elapsed()
-    );
-
-    proxy.up().await;
-    let loaded = must_load(&store, &key, T0, "after the proxy came back").await;
-    assert_fields(&loaded, &data, "the record survives the outage");
-    assert_eq!(
-        store
-            .patch(&key, &Patch::new().set("a", &v), T0)
-            .await
-            .expect("patch after"),
-        Patched::Applied
-    );
-    let loaded = must_load(&store, &key, T0, "patched after the outage").await;
-    assert_fields(&loaded, &fields(&[("a", "2")]), "patch after the outage");
-    proxy.down().await;
     // The table is dropped through a direct connection, not through the (now cut) proxy.
 }
