@@ -261,6 +261,11 @@ impl Config {
         due.then_some(target)
     }
 
+    /// Whether an untouched session's deadline can ever move (idle timeout or renew).
+    pub(crate) fn slides(&self) -> bool {
+        self.idle_timeout.is_some() || self.renew
+    }
+
     /// Whether the cookie carries a Max-Age (a persistent cookie).
     pub(crate) fn persistent(&self, session_ttl: Option<UnixMillis>) -> bool {
         session_ttl.is_some() || self.max_age.is_some()

@@ -9,7 +9,7 @@ use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 
-use crate::state::{CookieOut, Incoming, RequestSession, Shared};
+use crate::state::{Incoming, RequestSession, Shared};
 
 /// The service produced by [`SessionLayer`](crate::SessionLayer).
 #[derive(Clone, Debug)]
@@ -50,7 +50,6 @@ where
                     if let Some(v) = session.set_cookie_header(&out) {
                         let headers = response.headers_mut();
                         headers.append(SET_COOKIE, v);
-                        debug_assert!(out != CookieOut::Keep);
                         // A response that sets or clears the session cookie must not be
                         // stored by shared caches and is specific to the request's cookie.
                         if !headers.contains_key(CACHE_CONTROL) {

@@ -528,10 +528,17 @@ impl RequestSession {
             if let Some(e) = st.error.take() {
                 return Err(e);
             }
-            if !st.loaded {
+            let force = force && !st.saved;
+            // The common read: nothing written, nothing pending, no deadline that could move
+            // and no old key to replace. Nothing to decide, so skip building the snapshot.
+            let untouched = st.changes.is_empty()
+                && st.action == Action::None
+                && !st.stale_key
+                && !force
+                && !self.config().slides();
+            if !st.loaded || untouched {
                 return Ok(());
             }
-            let force = force && !st.saved;
             Snapshot {
                 action: st.action,
                 existing: if last {

@@ -130,11 +130,6 @@ impl<'a> Patch<'a> {
         self.owner = Some(owner);
         self
     }
-
-    /// Whether the patch changes nothing but (possibly) the expiry.
-    pub fn is_touch_only(&self) -> bool {
-        self.set.is_empty() && self.remove.is_empty() && self.owner.is_none()
-    }
 }
 
 /// What [`SessionStore::create`] did.
