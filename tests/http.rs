@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::Query;
 use axum::routing::get;
@@ -11,7 +13,7 @@ use serde::Deserialize;
 use session_runtime::store::{Patch, SessionStore};
 use session_runtime::{CookieKeys, ReadSession, Session, SessionLayer};
 use support::http::{send_req, Reply};
-use support::stores::{Faulty, Op, Spy};
+use support::stores::{Faulty, Op, Spy, SyncSpy};
 
 #[derive(Session, Default, Debug)]
 struct Visit {
@@ -212,6 +214,40 @@ async fn reads_of_an_existing_session_write_nothing_and_set_no_cookie() {
         "reads never write: {:?}",
         spy.writes()
     );
+}
+
+#[tokio::test]
+async fn a_store_with_a_synchronous_face_is_called_without_futures() {
+    // SyncSpy's futures fail: any request that awaited one would answer 503 or 500.
+    let store = SyncSpy::default();
+    let spy = store.0.clone();
+    let app = routes().layer(SessionLayer::new(store).with_idle_timeout(Duration::from_secs(60)));
+    let cookie = send(&app, "/inc", &[]).await.cookie().unwrap();
+    assert_eq!(send(&app, "/a", &[&cookie]).await.body, "1");
+    assert_eq!(send(&app, "/peek", &[&cookie]).await.body, "1:false");
+    let r = send(&app, "/login?user=ann", &[&cookie]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let cookie = r.cookie().unwrap();
+    let r = send(&app, "/logout", &[&cookie]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let kinds: Vec<&str> = spy
+        .ops()
+        .iter()
+        .map(|op| match op {
+            Op::Load(_) => "load",
+            Op::Create(..) => "create",
+            Op::Patch { .. } => "patch",
+            Op::Touch(_) => "touch",
+            Op::Delete(_) => "delete",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["create", "load", "patch", "load", "load", "create", "delete", "load", "delete"],
+        "every operation went through the synchronous face"
+    );
+    assert!(spy.inner.is_empty());
 }
 
 #[tokio::test]

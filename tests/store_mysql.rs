@@ -316,7 +316,7 @@ async fn writes_that_change_nothing_are_still_applied() {
     );
     assert_eq!(
         store
-            .create(&key, &Record::new(FieldMap::new(), T0, exp))
+            .create(&key, &Record::new(FieldMap::default(), T0, exp))
             .await
             .expect("dup"),
         Created::Collision
@@ -367,7 +367,7 @@ async fn max_allowed_packet_is_respected() {
     }
     let key = SessionKey::random();
     let huge = to_raw(&"x".repeat(packet as usize + 1024));
-    let mut data = FieldMap::new();
+    let mut data = FieldMap::default();
     data.insert("huge".to_owned(), huge);
     match store.create(&key, &Record::new(data, T0, T0 + MIN)).await {
         Err(StoreError::Backend(_)) => {}

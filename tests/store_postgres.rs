@@ -194,7 +194,7 @@ async fn nul_safe_encoding_is_the_documented_one() {
     let table = store.store.table_name().to_owned();
     let key = SessionKey::random();
     let value = raw(r#"{"b": "\u0000", "n": 1.50}"#);
-    let mut data = FieldMap::new();
+    let mut data = FieldMap::default();
     data.insert("a\0%".to_owned(), value);
     let record = Record::new(data.clone(), T0, T0 + MIN).with_owner(Some("\"o%\u{0}\"".into()));
     must_create(&store, &key, &record, "nul").await;

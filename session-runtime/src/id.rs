@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::keys::CookieKeys;
@@ -18,9 +16,82 @@ pub(crate) const MAX_ID_LEN: usize = 256;
 /// A session id: by default 256 bits from the operating system's CSPRNG, URL-safe base64.
 ///
 /// It is the bearer credential, so it has no `Display` and its `Debug` is redacted; it only
-/// ever leaves the process inside the `Set-Cookie` header.
+/// ever leaves the process inside the `Set-Cookie` header. A generated id is kept inline (no
+/// allocation on the request path); an id from a custom generator is boxed.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SessionId(Box<str>);
+pub(crate) struct SessionId(IdText);
+
+#[derive(Clone, PartialEq, Eq)]
+enum IdText {
+    /// 43 base64url characters (checked when made).
+    Generated([u8; ID_TEXT_LEN]),
+    /// 1 to 256 characters of `[A-Za-z0-9_-]` (checked when made).
+    Custom(Box<str>),
+}
+
+/// The base64url alphabet, for encoding and for checking ids without decoding them.
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Each byte's 6-bit value in the base64url alphabet, or 0xff.
+const B64_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// How many ids one read of OS randomness provides (see [`fill_id_bytes`]).
+const IDS_PER_REFILL: usize = 16;
+
+std::thread_local! {
+    /// Randomness from the OS not yet handed out, and how much of it is used.
+    static POOL: std::cell::RefCell<([u8; ID_BYTES * IDS_PER_REFILL], usize)> =
+        const { std::cell::RefCell::new(([0; ID_BYTES * IDS_PER_REFILL], ID_BYTES * IDS_PER_REFILL)) };
+}
+
+/// Fills `out` with OS randomness, reading the OS once per 16 ids instead of once per id
+/// (a system call per new session is a measurable share of creating one). Each id's bytes
+/// are wiped from the pool as they are taken. Even if two processes ever held the same pool
+/// (a `fork` without `exec`), no id would be issued twice: a store's `create` refuses a key
+/// that exists and the runtime draws another id.
+fn fill_id_bytes(out: &mut [u8; ID_BYTES]) -> Result<(), getrandom::Error> {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let (bytes, used) = &mut *pool;
+        if *used + ID_BYTES > bytes.len() {
+            getrandom::fill(bytes)?;
+            *used = 0;
+        }
+        let chunk = &mut bytes[*used..*used + ID_BYTES];
+        out.copy_from_slice(chunk);
+        chunk.fill(0);
+        *used += ID_BYTES;
+        Ok(())
+    })
+}
+
+/// `bytes` as unpadded base64url.
+fn encode_id(bytes: &[u8; ID_BYTES]) -> [u8; ID_TEXT_LEN] {
+    let mut out = [0u8; ID_TEXT_LEN];
+    let mut o = 0;
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for k in 0..chars {
+            out[o] = B64[((n >> (18 - 6 * k)) & 63) as usize];
+            o += 1;
+        }
+    }
+    out
+}
 
 impl SessionId {
     /// A fresh random id.
@@ -31,21 +102,23 @@ impl SessionId {
     /// session can be issued.
     pub(crate) fn generate() -> Self {
         let mut bytes = [0u8; ID_BYTES];
-        getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-        SessionId(URL_SAFE_NO_PAD.encode(bytes).into())
+        fill_id_bytes(&mut bytes).expect("the OS random number generator is unavailable");
+        let id = SessionId(IdText::Generated(encode_id(&bytes)));
+        bytes.fill(0);
+        id
     }
 
     /// Parses an id made by [`generate`](Self::generate): exactly 43 canonical base64url
-    /// characters that decode to 32 bytes.
+    /// characters (the last one carries 2 unused bits, which must be zero).
     pub(crate) fn parse_generated(text: &str) -> Option<Self> {
-        if text.len() != ID_TEXT_LEN {
-            return None;
+        let bytes: [u8; ID_TEXT_LEN] = text.as_bytes().try_into().ok()?;
+        let mut all = 0u8;
+        for b in bytes {
+            all |= B64_VALUE[usize::from(b)];
         }
-        let mut bytes = [0u8; ID_BYTES];
-        match URL_SAFE_NO_PAD.decode_slice(text.as_bytes(), &mut bytes) {
-            Ok(ID_BYTES) => Some(SessionId(text.into())),
-            _ => None,
-        }
+        let last = B64_VALUE[usize::from(bytes[ID_TEXT_LEN - 1])];
+        (all != 0xff && all & 0xc0 == 0 && last & 0b11 == 0)
+            .then_some(SessionId(IdText::Generated(bytes)))
     }
 
     /// Accepts an id from a custom generator: 1 to 256 characters of `[A-Za-z0-9_-]`.
@@ -55,12 +128,16 @@ impl SessionId {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| SessionId(text.into()))
+        ok.then(|| SessionId(IdText::Custom(text.into())))
     }
 
     /// The textual form carried in the cookie.
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Only base64url characters are ever stored here.
+            IdText::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
+            IdText::Custom(text) => text,
+        }
     }
 
     /// The key under which the store keeps this session: SHA-256 over the layer's key
@@ -69,7 +146,7 @@ impl SessionId {
         let mut h = Sha256::new();
         h.update((prefix.len() as u64).to_be_bytes());
         h.update(prefix.as_bytes());
-        h.update(self.0.as_bytes());
+        h.update(self.as_str().as_bytes());
         SessionKey(h.finalize().into())
     }
 }
@@ -254,9 +331,59 @@ mod tests {
         assert_ne!(a.key(""), b.key(""));
         assert_ne!(a.key(""), a.key("app2"), "the key prefix separates apps");
         assert_ne!(
-            SessionId("bc".into()).key("a"),
-            SessionId("c".into()).key("ab")
+            SessionId::parse_custom("bc").unwrap().key("a"),
+            SessionId::parse_custom("c").unwrap().key("ab")
         );
+    }
+
+    #[test]
+    fn the_inline_codec_agrees_with_the_base64_crate() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        for seed in 0u8..=255 {
+            let bytes: [u8; ID_BYTES] =
+                std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));
+            let text = encode_id(&bytes);
+            assert_eq!(&text[..], URL_SAFE_NO_PAD.encode(bytes).as_bytes());
+        }
+        // Every possible last character: accepted exactly when the base64 crate (which
+        // rejects non-zero trailing bits) decodes it to 32 bytes.
+        let good = SessionId::generate();
+        for last in 0u8..=255 {
+            let mut text = good.as_str().as_bytes().to_vec();
+            text[ID_TEXT_LEN - 1] = last;
+            let Ok(text) = String::from_utf8(text) else {
+                continue;
+            };
+            let mut out = [0u8; ID_BYTES];
+            let crate_ok = matches!(
+                URL_SAFE_NO_PAD.decode_slice(text.as_bytes(), &mut out),
+                Ok(ID_BYTES)
+            );
+            assert_eq!(
+                SessionId::parse_generated(&text).is_some(),
+                crate_ok,
+                "last byte {last}"
+            );
+        }
+    }
+
+    #[test]
+    fn generated_ids_use_fresh_randomness_across_pool_refills() {
+        let ids: std::collections::HashSet<String> = (0..IDS_PER_REFILL * 5)
+            .map(|_| SessionId::generate().as_str().to_owned())
+            .collect();
+        assert_eq!(ids.len(), IDS_PER_REFILL * 5);
+        for id in &ids {
+            assert!(SessionId::parse_generated(id).is_some());
+        }
+        POOL.with(|pool| {
+            let pool = pool.borrow();
+            assert!(
+                pool.0[..pool.1].iter().all(|b| *b == 0),
+                "taken bytes are wiped"
+            );
+        });
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub use keys::{CookieKeys, KeyError};
 pub use layer::SessionLayer;
 pub use manager::{ManagerError, SessionManager};
 pub use rejection::SessionRejection;
-pub use service::SessionService;
+pub use service::{ResponseFuture, SessionService};
 #[cfg(feature = "memory")]
 pub use store::memory::MemoryStore;
 #[cfg(feature = "mysql")]
@@ -172,7 +172,7 @@ pub use store::postgres::PostgresStore;
 pub use store::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::SqliteStore;
-pub use store::SessionStore;
+pub use store::{SessionStore, SyncSessionStore};
 
 /// The derive: `#[derive(Session)]` on a struct with named fields.
 pub use session_derive::Session;

@@ -3,13 +3,16 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::state::{Incoming, RequestSession, Shared};
+use crate::error::CommitError;
+use crate::state::{CookieOut, Incoming, RequestSession, Shared};
+use crate::store::StoreError;
 
 /// The service produced by [`SessionLayer`](crate::SessionLayer).
 #[derive(Clone, Debug)]
@@ -26,13 +29,12 @@ impl<S> SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send,
-    S::Future: Send + 'static,
-    ResBody: Default + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -42,44 +44,126 @@ where
         let incoming = Incoming::from_headers(req.headers(), &self.shared);
         let session = Arc::new(RequestSession::new(self.shared.clone(), incoming));
         req.extensions_mut().insert(session.clone());
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = fut.await?;
-            match session.finish().await {
-                Ok(out) => {
-                    if let Some(v) = session.set_cookie_header(&out) {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, v);
-                        // A response that sets or clears the session cookie must not be
-                        // stored by shared caches and is specific to the request's cookie.
-                        if !headers.contains_key(CACHE_CONTROL) {
-                            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                        }
-                        let varies = headers.get_all(VARY).iter().any(|v| {
-                            v.to_str().is_ok_and(|v| {
-                                v.split(',').any(|p| {
-                                    let p = p.trim();
-                                    p == "*" || p.eq_ignore_ascii_case("cookie")
-                                })
-                            })
-                        });
-                        if !varies {
-                            headers.append(VARY, HeaderValue::from_static("Cookie"));
-                        }
-                    }
-                    Ok(response)
+        ResponseFuture {
+            inner: self.inner.call(req),
+            session,
+            commit: None,
+        }
+    }
+}
+
+type Commit = Pin<Box<dyn Future<Output = Result<CookieOut, CommitError>> + Send>>;
+
+pin_project! {
+    /// The response future of [`SessionService`]: the inner service's response, then the
+    /// commit. A commit that needs no store write (a read, or no session at all) finishes
+    /// within the same poll, without allocating.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        inner: F,
+        session: Arc<RequestSession>,
+        // Set while a commit waits on the store: the inner response and the commit.
+        commit: Option<(Response<B>, Commit)>,
+    }
+}
+
+impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.commit.is_none() {
+            let response = ready!(this.inner.poll(cx))?;
+            if let Some(result) = this.session.finish_now() {
+                return Poll::Ready(Ok(respond(this.session, response, result)));
+            }
+            if this.session.commits_inline() {
+                let result = run_inline(this.session.finish());
+                return Poll::Ready(Ok(respond(this.session, response, result)));
+            }
+            let session = this.session.clone();
+            *this.commit = Some((response, Box::pin(async move { session.finish().await })));
+        }
+        let Some((_, commit)) = this.commit.as_mut() else {
+            unreachable!("the commit was set above")
+        };
+        let result = ready!(commit.as_mut().poll(cx));
+        let Some((response, _)) = this.commit.take() else {
+            unreachable!("the commit was set above")
+        };
+        Poll::Ready(Ok(respond(this.session, response, result)))
+    }
+}
+
+/// Runs a commit whose every store call completes at once (see
+/// [`RequestSession::commits_inline`]) without allocating a future for it: such a commit has
+/// no await point that can wait, so its first poll finishes it. Should that ever not hold, the
+/// commit is reported as failed (logged, 500) instead of being dropped unnoticed.
+fn run_inline<F: Future<Output = Result<CookieOut, CommitError>>>(
+    commit: F,
+) -> Result<CookieOut, CommitError> {
+    let mut commit = std::pin::pin!(commit);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    for _ in 0..8 {
+        if let Poll::Ready(result) = commit.as_mut().poll(&mut cx) {
+            return result;
+        }
+    }
+    Err(CommitError::Store(StoreError::Backend(
+        "a synchronous session store did not complete its operation at once".into(),
+    )))
+}
+
+/// The response as the commit leaves it: with the cookie decision applied, or a bare 500 when
+/// the commit failed.
+fn respond<B: Default>(
+    session: &RequestSession,
+    mut response: Response<B>,
+    result: Result<CookieOut, CommitError>,
+) -> Response<B> {
+    match result {
+        Ok(out) => {
+            if let Some(v) = session.set_cookie_header(&out) {
+                let headers = response.headers_mut();
+                headers.append(SET_COOKIE, v);
+                // A response that sets or clears the session cookie must not be stored by
+                // shared caches and is specific to the request's cookie.
+                if !headers.contains_key(CACHE_CONTROL) {
+                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 }
-                Err(error) => {
-                    tracing::error!(
-                        error = %error,
-                        source = ?std::error::Error::source(&error),
-                        "session commit failed; answering 500"
-                    );
-                    let mut failed = Response::new(ResBody::default());
-                    *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    Ok(failed)
+                let varies = headers.get_all(VARY).iter().any(|v| {
+                    v.to_str().is_ok_and(|v| {
+                        v.split(',').any(|p| {
+                            let p = p.trim();
+                            p == "*" || p.eq_ignore_ascii_case("cookie")
+                        })
+                    })
+                });
+                if !varies {
+                    headers.append(VARY, HeaderValue::from_static("Cookie"));
                 }
             }
-        })
+            response
+        }
+        Err(error) => {
+            tracing::error!(
+                error = %error,
+                source = ?std::error::Error::source(&error),
+                "session commit failed; answering 500"
+            );
+            let mut failed = Response::new(B::default());
+            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            failed
+        }
     }
 }

@@ -81,11 +81,12 @@ impl Incoming {
         let mut found: Option<&str> = None;
         for header in headers.get_all(http::header::COOKIE) {
             let Ok(text) = header.to_str() else { continue };
+            // `to_str` admits only visible ASCII and tabs, so ASCII trimming is whole trimming.
             for pair in text.split(';') {
                 let Some((name, value)) = pair.split_once('=') else {
                     continue;
                 };
-                if name.trim() != config.cookie_name {
+                if name.trim_ascii() != config.cookie_name {
                     continue;
                 }
                 if let Some(first) = found {
@@ -96,7 +97,7 @@ impl Incoming {
                     );
                     return Incoming::Rejected;
                 }
-                found = Some(value.trim());
+                found = Some(value.trim_ascii());
             }
         }
         let Some(value) = found else {
@@ -204,6 +205,7 @@ fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
 }
 
 fn apply(mut fields: FieldMap, changes: Changes) -> FieldMap {
+    fields.reserve(changes.len());
     for (name, change) in changes {
         match change {
             Some(v) => {
@@ -295,7 +297,7 @@ impl RequestSession {
         let loaded = match (&self.incoming, &self.shared.backend) {
             (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
                 let key = id.key(&self.config().key_prefix);
-                match store.load(&key, now).await? {
+                match store.load_any(&key, now).await? {
                     Some(record) => Some((
                         Existing::Server {
                             id: id.clone(),
@@ -495,6 +497,40 @@ impl RequestSession {
         );
     }
 
+    /// The end of the request without waiting, when nothing needs the store: the session was
+    /// never loaded or nothing about it changed (or changes are not committed automatically).
+    /// `None` means a store write is due: use [`finish`](Self::finish).
+    pub(crate) fn finish_now(&self) -> Option<Result<CookieOut, CommitError>> {
+        let mut st = self.lock();
+        let nothing_to_write = !self.config().auto_commit
+            || !st.loaded
+            || (st.changes.is_empty()
+                && st.action == Action::None
+                && !st.stale_key
+                && !self.config().slides());
+        if !nothing_to_write {
+            return None;
+        }
+        if !self.config().auto_commit && (!st.changes.is_empty() || st.action != Action::None) {
+            tracing::debug!("manual commit mode: unsaved session changes discarded");
+        }
+        st.finished = true;
+        Some(match st.error.take() {
+            Some(e) => Err(e),
+            None => Ok(std::mem::replace(&mut st.cookie, CookieOut::Keep)),
+        })
+    }
+
+    /// Whether no store call of this request can wait: the store has a synchronous face
+    /// ([`SessionStore::as_sync`](crate::SessionStore::as_sync)) or the session lives in the
+    /// cookie. Then [`finish`](Self::finish) completes within its first poll.
+    pub(crate) fn commits_inline(&self) -> bool {
+        match &self.shared.backend {
+            Backend::Cookie(_) => true,
+            Backend::Server(store) => store.sync().is_some(),
+        }
+    }
+
     /// The end of the request: commits pending changes (in auto-commit mode) and returns the
     /// cookie decision of the whole request.
     pub(crate) async fn finish(&self) -> Result<CookieOut, CommitError> {
@@ -686,14 +722,14 @@ impl RequestSession {
                                 owner_json(v.as_deref()).map(|j| owner_tag(&config.key_prefix, j))
                             });
                         let result = if changes.is_empty() {
-                            store.touch(&key, expires_at, now).await
+                            store.touch_any(&key, expires_at, now).await
                         } else {
                             let mut patch = Patch::new();
                             for (name, change) in &changes {
-                                patch = match change {
-                                    Some(v) => patch.set(name, v),
-                                    None => patch.remove(name),
-                                };
+                                match change {
+                                    Some(v) => patch.set.push((name, v)),
+                                    None => patch.remove.push(name),
+                                }
                             }
                             if new_expiry.is_some() {
                                 patch = patch.expires_at(expires_at);
@@ -701,7 +737,7 @@ impl RequestSession {
                             if let Some(new_owner) = &new_owner {
                                 patch.owner = Some(new_owner.as_deref());
                             }
-                            store.patch(&key, &patch, now).await
+                            store.patch_any(&key, &patch, now).await
                         };
                         match result {
                             Ok(Patched::Applied) => {
@@ -728,7 +764,7 @@ impl RequestSession {
                                 Ok(Outcome::saved(
                                     CookieOut::Clear,
                                     None,
-                                    FieldMap::new(),
+                                    FieldMap::default(),
                                     now,
                                     now,
                                 ))
@@ -744,7 +780,7 @@ impl RequestSession {
                     return Ok(Outcome::none());
                 }
                 self.before_save(&mut changes, true);
-                let fields = apply(FieldMap::new(), changes);
+                let fields = apply(FieldMap::default(), changes);
                 let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
                 let owner = self.owner_of(s.owner_field, &fields);
                 self.create_new(fields, now, expires_at, ttl, owner, now)
@@ -770,7 +806,7 @@ impl RequestSession {
                     } else {
                         CookieOut::Keep
                     };
-                    Outcome::saved(out, None, FieldMap::new(), now, now)
+                    Outcome::saved(out, None, FieldMap::default(), now, now)
                 } else {
                     // Keep the stored owner when this request never saw the `user_id` field.
                     let owner = match s.owner_field {
@@ -793,7 +829,7 @@ impl RequestSession {
                 }
                 if changes.iter().any(|(_, c)| c.is_some()) {
                     self.before_save(&mut changes, true);
-                    let fields = apply(FieldMap::new(), changes);
+                    let fields = apply(FieldMap::default(), changes);
                     let ttl = ttl_of(&fields, &Vec::new());
                     let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
                     let owner = self.owner_of(s.owner_field, &fields);
@@ -806,7 +842,7 @@ impl RequestSession {
                 } else {
                     CookieOut::Keep
                 };
-                Ok(Outcome::saved(out, None, FieldMap::new(), now, now))
+                Ok(Outcome::saved(out, None, FieldMap::default(), now, now))
             }
         }
     }
@@ -819,7 +855,7 @@ impl RequestSession {
 
     async fn delete(&self, key: &SessionKey) -> Result<(), CommitError> {
         match &self.shared.backend {
-            Backend::Server(store) => Ok(store.delete(key).await?),
+            Backend::Server(store) => Ok(store.delete_any(key).await?),
             Backend::Cookie(_) => Ok(()),
         }
     }
@@ -856,7 +892,7 @@ impl RequestSession {
                 Err(e) => return Err((e, Vec::new())),
             };
             let key = id.key(&self.config().key_prefix);
-            match store.create(&key, &record).await {
+            match store.create_any(&key, &record).await {
                 Ok(Created::Inserted) => {
                     let out = self.set_id(&id, ttl, expires_at, now);
                     return Ok(Outcome {

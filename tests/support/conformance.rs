@@ -589,7 +589,7 @@ pub async fn patch_changes_only_named_fields<S: SessionStore + Clone>(store: S) 
         Patched::Applied
     );
     let loaded = must_load(&store, &bystander, exp - 1, what).await;
-    assert_fields(&loaded, &FieldMap::new(), what);
+    assert_fields(&loaded, &FieldMap::default(), what);
     assert_times(&loaded, created_at, exp, what);
     must_be_absent(
         &store,
@@ -778,7 +778,7 @@ pub async fn touch_moves_expiry_only<S: SessionStore + Clone>(store: S) {
         bytes[i as usize % 32] = i;
         bytes[8] = i;
         let other = SessionKey::from_bytes(bytes);
-        let filler = Record::new(FieldMap::new(), later, later + MIN);
+        let filler = Record::new(FieldMap::default(), later, later + MIN);
         must_create(&store, &other, &filler, "filler").await;
     }
     let what = "touched record after creates made past its old expiry";
@@ -1087,7 +1087,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
     let nested_big = to_raw(&serde_json::json!({ "inner": [big.clone(), 1, null] }));
 
     let key = SessionKey::random();
-    let mut data = FieldMap::new();
+    let mut data = FieldMap::default();
     data.insert("big".to_owned(), big_raw);
     data.insert("nested_big".to_owned(), nested_big);
     must_create(
@@ -1126,7 +1126,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
         Patched::Applied
     );
     let loaded = must_load(&store, &key2, T0, "1 MiB patch").await;
-    let mut expected = FieldMap::new();
+    let mut expected = FieldMap::default();
     expected.insert("big".to_owned(), big2.clone());
     expected.insert("big_added".to_owned(), big2.clone());
     assert_fields(&loaded, &expected, "1 MiB values set by patch");
@@ -1151,7 +1151,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
         "space name",
         "Ünïcödé",
     ];
-    let mut data = FieldMap::new();
+    let mut data = FieldMap::default();
     for (i, text) in texts.iter().enumerate() {
         data.insert(format!("value_{i}"), to_raw(text));
     }
@@ -1187,7 +1187,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
     must_create(
         &store,
         &key4,
-        &Record::new(FieldMap::new(), T0, T0 + MIN),
+        &Record::new(FieldMap::default(), T0, T0 + MIN),
         "unicode",
     )
     .await;
@@ -1213,7 +1213,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
     must_create(
         &store,
         &key5,
-        &Record::new(FieldMap::new(), T0, T0 + MIN),
+        &Record::new(FieldMap::default(), T0, T0 + MIN),
         "empty map",
     )
     .await;
@@ -1238,7 +1238,7 @@ pub async fn concurrent_patches_to_different_fields_all_survive<S: SessionStore 
 
     let key = SessionKey::random();
     let exp = T0 + 60 * MIN;
-    let mut start = FieldMap::new();
+    let mut start = FieldMap::default();
     for t in 0..TASKS {
         start.insert(format!("field_{t}"), to_raw("initial"));
     }
@@ -1304,7 +1304,7 @@ pub async fn concurrent_patches_to_different_fields_all_survive<S: SessionStore 
         }
 
         let loaded = must_load(&store, &key, now, "concurrency").await;
-        let mut expected = FieldMap::new();
+        let mut expected = FieldMap::default();
         for t in 0..TASKS {
             expected.insert(format!("field_{t}"), to_raw(&value(round, t)));
         }

@@ -9,7 +9,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use session_runtime::store::{Patch, Record, StoreError};
+use session_runtime::store::{
+    Created, Patch, Patched, Record, SessionStore, StoreError, SyncSessionStore, UnixMillis,
+};
 use session_runtime::{MemoryStore, SessionKey};
 
 /// A call to a store wrapper, as its `before` hook sees it.
@@ -203,3 +205,92 @@ impl Faulty {
 }
 
 wrapper_store!([] Faulty, inner);
+
+#[derive(Debug)]
+struct AsyncPathUsed;
+impl std::fmt::Display for AsyncPathUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the runtime awaited a future of a store that offers a synchronous face")
+    }
+}
+impl std::error::Error for AsyncPathUsed {}
+
+fn async_path_used<T>() -> Result<T, StoreError> {
+    Err(StoreError::Backend(Box::new(AsyncPathUsed)))
+}
+
+/// A [`Spy`] with a synchronous face ([`SessionStore::as_sync`]), as the memory store has.
+/// Its request-path futures fail, so a request succeeds only if the runtime called the
+/// synchronous methods; those are recorded like the spy's.
+#[derive(Clone, Default)]
+pub struct SyncSpy(pub Spy);
+
+impl SyncSessionStore for SyncSpy {
+    fn load_now(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
+        self.0.before(Call::Load(key))?;
+        self.0.inner.load_now(key, now)
+    }
+    fn create_now(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+        self.0.before(Call::Create(key, record))?;
+        self.0.inner.create_now(key, record)
+    }
+    fn patch_now(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.0.before(Call::Patch(key, patch))?;
+        self.0.inner.patch_now(key, patch, now)
+    }
+    fn touch_now(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.0.before(Call::Touch(key))?;
+        self.0.inner.touch_now(key, expires_at, now)
+    }
+    fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.0.before(Call::Delete(key))?;
+        self.0.inner.delete_now(key)
+    }
+}
+
+impl SessionStore for SyncSpy {
+    async fn load(&self, _: &SessionKey, _: UnixMillis) -> Result<Option<Record>, StoreError> {
+        async_path_used()
+    }
+    async fn create(&self, _: &SessionKey, _: &Record) -> Result<Created, StoreError> {
+        async_path_used()
+    }
+    async fn patch(
+        &self,
+        _: &SessionKey,
+        _: &Patch<'_>,
+        _: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        async_path_used()
+    }
+    async fn touch(
+        &self,
+        _: &SessionKey,
+        _: UnixMillis,
+        _: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        async_path_used()
+    }
+    async fn delete(&self, _: &SessionKey) -> Result<(), StoreError> {
+        async_path_used()
+    }
+    async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
+        self.0.inner.delete_expired(now).await
+    }
+    async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
+        self.0.inner.delete_by_owner(owner).await
+    }
+    fn as_sync(&self) -> Option<&dyn SyncSessionStore> {
+        Some(self)
+    }
+}

@@ -5,7 +5,9 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::{
+    Created, Patch, Patched, Record, SessionStore, StoreError, SyncSessionStore, UnixMillis,
+};
 use crate::id::SessionKey;
 
 const SHARDS: usize = 64;
@@ -121,8 +123,8 @@ fn write(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-impl SessionStore for MemoryStore {
-    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
+impl SyncSessionStore for MemoryStore {
+    fn load_now(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
         let shard = read(self.shard(key));
         Ok(shard
             .records
@@ -131,7 +133,7 @@ impl SessionStore for MemoryStore {
             .cloned())
     }
 
-    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+    fn create_now(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
         let mut shard = write(self.shard(key));
         // Checked before the purge: create never takes over a key, even an expired one.
         if shard.records.contains_key(key) {
@@ -144,7 +146,7 @@ impl SessionStore for MemoryStore {
         Ok(Created::Inserted)
     }
 
-    async fn patch(
+    fn patch_now(
         &self,
         key: &SessionKey,
         patch: &Patch<'_>,
@@ -177,7 +179,7 @@ impl SessionStore for MemoryStore {
         Ok(Patched::Applied)
     }
 
-    async fn touch(
+    fn touch_now(
         &self,
         key: &SessionKey,
         expires_at: UnixMillis,
@@ -193,9 +195,41 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+    fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError> {
         write(self.shard(key)).records.remove(key);
         Ok(())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
+        self.load_now(key, now)
+    }
+
+    async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+        self.create_now(key, record)
+    }
+
+    async fn patch(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.patch_now(key, patch, now)
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        self.touch_now(key, expires_at, now)
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.delete_now(key)
     }
 
     async fn delete_expired(&self, now: UnixMillis) -> Result<u64, StoreError> {
@@ -209,6 +243,10 @@ impl SessionStore for MemoryStore {
             expiry.retain(|Reverse((_, k))| records.contains_key(k));
         }
         Ok(removed)
+    }
+
+    fn as_sync(&self) -> Option<&dyn SyncSessionStore> {
+        Some(self)
     }
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
@@ -231,7 +269,7 @@ mod tests {
     use crate::store::FieldMap;
 
     fn record(created: UnixMillis, expires: UnixMillis) -> Record {
-        Record::new(FieldMap::new(), created, expires)
+        Record::new(FieldMap::default(), created, expires)
     }
 
     #[tokio::test]

@@ -44,7 +44,14 @@ mod sql;
 pub mod sqlite;
 
 /// Stored field name → that field's JSON.
-pub type FieldMap = HashMap<String, Box<RawValue>>;
+///
+/// Hashed with foldhash (seeded per process): field names come from the application's own
+/// session structs, never from the client, and a lookup is a few instructions instead of
+/// SipHash's hundred or so. Make one with `FieldMap::default()`.
+pub type FieldMap = HashMap<String, Box<RawValue>, FieldHasher>;
+
+/// The hasher of a [`FieldMap`].
+pub type FieldHasher = foldhash::fast::RandomState;
 
 /// Milliseconds since the Unix epoch: the unit of every time a store sees.
 pub type UnixMillis = i64;
@@ -213,6 +220,41 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes every record whose owner is `owner` (live or expired); returns how many.
     fn delete_by_owner(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The store's synchronous face, if its operations never wait (an in-process store such
+    /// as [`MemoryStore`](memory::MemoryStore)). The runtime then calls it directly on the
+    /// request path instead of awaiting a boxed future. The default is `None`.
+    fn as_sync(&self) -> Option<&dyn SyncSessionStore> {
+        None
+    }
+}
+
+/// The operations of a [`SessionStore`] whose work never waits on I/O, callable without a
+/// future. Exposed through [`SessionStore::as_sync`].
+///
+/// Each method must behave exactly like its [`SessionStore`] counterpart and give the same
+/// guarantees (see the [module docs](self)); the runtime uses whichever it has.
+pub trait SyncSessionStore: Send + Sync {
+    /// [`SessionStore::load`], without a future.
+    fn load_now(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError>;
+    /// [`SessionStore::create`], without a future.
+    fn create_now(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError>;
+    /// [`SessionStore::patch`], without a future.
+    fn patch_now(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError>;
+    /// [`SessionStore::touch`], without a future.
+    fn touch_now(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError>;
+    /// [`SessionStore::delete`], without a future.
+    fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError>;
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -243,6 +285,7 @@ pub(crate) trait DynStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Patched, StoreError>>;
     fn delete<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<(), StoreError>>;
     fn delete_by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn sync(&self) -> Option<&dyn SyncSessionStore>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -281,6 +324,65 @@ impl<S: SessionStore> DynStore for S {
     }
     fn delete_by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(SessionStore::delete_by_owner(self, owner))
+    }
+    fn sync(&self) -> Option<&dyn SyncSessionStore> {
+        self.as_sync()
+    }
+}
+
+impl dyn DynStore {
+    // The request path: a synchronous store is called directly, any other is awaited.
+    pub(crate) async fn load_any(
+        &self,
+        key: &SessionKey,
+        now: UnixMillis,
+    ) -> Result<Option<Record>, StoreError> {
+        match self.sync() {
+            Some(store) => store.load_now(key, now),
+            None => self.load(key, now).await,
+        }
+    }
+
+    pub(crate) async fn create_any(
+        &self,
+        key: &SessionKey,
+        record: &Record,
+    ) -> Result<Created, StoreError> {
+        match self.sync() {
+            Some(store) => store.create_now(key, record),
+            None => self.create(key, record).await,
+        }
+    }
+
+    pub(crate) async fn patch_any(
+        &self,
+        key: &SessionKey,
+        patch: &Patch<'_>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        match self.sync() {
+            Some(store) => store.patch_now(key, patch, now),
+            None => self.patch(key, patch, now).await,
+        }
+    }
+
+    pub(crate) async fn touch_any(
+        &self,
+        key: &SessionKey,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        match self.sync() {
+            Some(store) => store.touch_now(key, expires_at, now),
+            None => self.touch(key, expires_at, now).await,
+        }
+    }
+
+    pub(crate) async fn delete_any(&self, key: &SessionKey) -> Result<(), StoreError> {
+        match self.sync() {
+            Some(store) => store.delete_now(key),
+            None => self.delete(key).await,
+        }
     }
 }
 
@@ -332,6 +434,9 @@ impl<S: SessionStore> SessionStore for Arc<S> {
     }
     fn delete_by_owner(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
         (**self).delete_by_owner(owner)
+    }
+    fn as_sync(&self) -> Option<&dyn SyncSessionStore> {
+        (**self).as_sync()
     }
 }
 

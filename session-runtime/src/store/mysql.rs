@@ -313,7 +313,7 @@ impl SessionStore for MySqlStore {
             serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
                 reason: "`data` is not a JSON object",
             })?;
-        let mut fields = FieldMap::with_capacity(stored.len());
+        let mut fields = FieldMap::with_capacity_and_hasher(stored.len(), Default::default());
         for (key, value) in stored {
             fields.insert(decode_name(&key)?, value);
         }

@@ -267,7 +267,7 @@ impl SessionStore for PostgresStore {
         let expires_at: i64 = sql::column(&row, 2, "`expires_at` is not a BIGINT")?;
         let owner: Option<String> = sql::column(&row, 3, "`owner` is not TEXT")?;
 
-        let mut fields = FieldMap::with_capacity(data.len());
+        let mut fields = FieldMap::with_capacity_and_hasher(data.len(), Default::default());
         for (name, json) in data {
             let value = RawValue::from_string(json).map_err(|_| StoreError::Corrupt {
                 reason: "a stored field value is not JSON text",

@@ -523,7 +523,8 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
     }
     let mut created_at = None;
     let mut owner = None;
-    let mut fields = FieldMap::with_capacity(pairs.len().saturating_sub(2));
+    let mut fields =
+        FieldMap::with_capacity_and_hasher(pairs.len().saturating_sub(2), Default::default());
     for (name, value) in pairs {
         let user_name = match name.as_slice() {
             [b'$', b'$', ..] => name[1..].to_vec(),

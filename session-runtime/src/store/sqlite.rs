@@ -475,7 +475,7 @@ fn decode_fields(data: &str) -> Result<FieldMap, StoreError> {
         .map_err(|_| StoreError::Corrupt {
             reason: "the data column is not a JSON object",
         })?;
-    let mut fields = FieldMap::with_capacity(stored.len());
+    let mut fields = FieldMap::with_capacity_and_hasher(stored.len(), Default::default());
     for (key, value) in stored {
         let name = decode_name(key).ok_or(StoreError::Corrupt {
             reason: "the data column has a key that is not an encoded field name",
