@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # HTTP benchmark: this library (examples/bench_server.rs) against a bare axum server
-# (examples/bench_bare.rs) and tower-sessions 0.15 (examples/bench_tower_sessions.rs).
+# (examples/bench_bare.rs), tower-sessions 0.15 (examples/bench_tower_sessions.rs) and a
+# "floor" server (examples/bench_floor.rs): a hand-written minimal session layer doing only
+# the work any secure server-side session layer must do (cookie scan, SHA-256 key, one
+# request extension, sharded in-memory map, random id and Set-Cookie for new sessions; no
+# expiry, signing or serialization): floor/bare is what a session layer reaches in the same run.
 #
 #   bash scripts/bench-http.sh                    # 3 rounds of 10 s per server and scenario
 #   DURATION=5 ROUNDS=3 bash scripts/bench-http.sh
@@ -15,15 +19,16 @@
 #   write — GET /inc with a session cookie (one field of an existing session changes)
 #   new   — GET /inc without a cookie (every request creates a session and sets a cookie)
 # Each run prints req/s, p99 latency and the server's CPU time per request (utime+stime from
-# /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare
-# and ours/tower-sessions. For `new`, the p99 of every round and the server's RSS after it.
+# /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare,
+# floor/bare and ours/tower-sessions. For `new`, the p99 of every round and the server's RSS
+# after it.
 #
 # Environment: DURATION (s, default 10), ROUNDS (default 3), STORE (memory | redis |
 # postgres; the bare server ignores it; tower-sessions has no published store for redis or
-# postgres compatible with 0.15 and is skipped then), OUT (markdown file), CONNECTIONS
-# (default 32), BASE_PORT (default 38080: ours +1, bare +2, tower-sessions +3),
-# LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS (see below), MIN_CPU and
-# RETRIES (below).
+# postgres compatible with 0.15 and the floor server is memory-only: both are skipped then),
+# OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
+# tower-sessions +3, floor +4), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
+# (see below), MIN_CPU and RETRIES (below).
 #
 # Contention: each run also prints the share of its core the server used. Saturated by wrk,
 # a memory-store or bare server uses ~100%; a run where it got less than MIN_CPU % (default
@@ -102,11 +107,11 @@ CLK_TCK=$(getconf CLK_TCK)
 
 echo "== building the benchmark servers (release)"
 cargo build --release --example bench_server --example bench_bare \
-    --example bench_tower_sessions --example bench_lost_updates
+    --example bench_tower_sessions --example bench_floor --example bench_lost_updates
 TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --no-deps --format-version 1 |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
 BIN=$TARGET_DIR/release/examples
-for b in bench_server bench_bare bench_tower_sessions bench_lost_updates; do
+for b in bench_server bench_bare bench_tower_sessions bench_floor bench_lost_updates; do
     [ -x "$BIN/$b" ] || die "$BIN/$b was not built"
 done
 
@@ -254,13 +259,15 @@ fi
 
 # --- throughput --------------------------------------------------------------------------
 echo "== starting servers (store $STORE_URL)"
-SERVERS=(ours bare tower-sessions)
+SERVERS=(ours bare tower-sessions floor)
 start_server ours bench_server $((BASE_PORT + 1)) 1 0
 start_server bare bench_bare $((BASE_PORT + 2)) 1 0
 if [ "$STORE" = memory ]; then
     start_server tower-sessions bench_tower_sessions $((BASE_PORT + 3)) 1 0
+    start_server floor bench_floor $((BASE_PORT + 4)) 1 0
 else
     echo "   tower-sessions: skipped (no published $STORE store compatible with tower-sessions 0.15)"
+    echo "   floor: skipped (memory store only)"
     SERVERS=(ours bare)
 fi
 
@@ -269,7 +276,7 @@ declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [ne
 declare -A RPS=() P99=() CPU=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
 declare -a CONTENDED=()
 # The bare server sets no cookie: it gets a cookie header of the same size, so every server
-# parses the same request.
+# parses the same request. The session servers (floor included) get the cookie they set.
 BARE_COOKIE="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
@@ -391,8 +398,8 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
         done
     done
     echo
-    echo "| scenario | ours/bare req/s | target | ours/tower-sessions req/s | target | CPU/req ours/bare | CPU/req ours/tower-sessions |"
-    echo "|---|---:|---|---:|---|---:|---:|"
+    echo "| scenario | ours/bare req/s | target | floor/bare req/s | ours/tower-sessions req/s | target | CPU/req ours/bare | CPU/req floor/bare | CPU/req ours/tower-sessions |"
+    echo "|---|---:|---|---:|---:|---|---:|---:|---:|"
     for sc in "${SCENARIOS[@]}"; do
         # shellcheck disable=SC2086
         {
@@ -400,13 +407,17 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
             bare=$(median ${RPS[bare.$sc]})
             ours_cpu=$(median ${CPU[ours.$sc]})
             bare_cpu=$(median ${CPU[bare.$sc]})
-            ts=0 ts_cpu=0
+            ts=0 ts_cpu=0 fl=0 fl_cpu=0
             if [ "$STORE" = memory ]; then
                 ts=$(median ${RPS[tower-sessions.$sc]})
                 ts_cpu=$(median ${CPU[tower-sessions.$sc]})
+                fl=$(median ${RPS[floor.$sc]})
+                fl_cpu=$(median ${CPU[floor.$sc]})
             fi
         }
         rb=$(ratio "$ours" "$bare")
+        rf=$(ratio "$fl" "$bare")
+        [ "$STORE" = memory ] || rf=n/a
         rt=$(ratio "$ours" "$ts")
         case "$sc" in
         read) tb=0.95 tt= ;;
@@ -415,8 +426,10 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
         esac
         vb="≥$tb: $(verdict "$rb" "$tb")"
         if [ -n "$tt" ]; then vt="≥$tt: $(verdict "$rt" "$tt")"; else vt="-"; fi
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" "$rb" "$vb" "$rt" "$vt" \
-            "$(ratio "$ours_cpu" "$bare_cpu")" "$(ratio "$ours_cpu" "$ts_cpu")"
+        fc=$(ratio "$fl_cpu" "$bare_cpu")
+        [ "$STORE" = memory ] || fc=n/a
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" "$rb" "$vb" "$rf" "$rt" "$vt" \
+            "$(ratio "$ours_cpu" "$bare_cpu")" "$fc" "$(ratio "$ours_cpu" "$ts_cpu")"
     done
     echo
     echo "New sessions (no cookie), per round: p99 and server RSS after the round"
@@ -433,9 +446,13 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
     echo
     echo "Load average (1/5/15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "Ratios are of the medians; CPU/req is the server's utime+stime per request."
-    if [ "$STORE" != memory ]; then
+    if [ "$STORE" = memory ]; then
+        echo "floor: a hand-written minimal session layer (examples/bench_floor.rs; no expiry, signing"
+        echo "or serialization), a lower bound on the cost of any server-side session layer, not a usable one."
+    else
         echo
         echo "tower-sessions skipped: no published $STORE store is compatible with tower-sessions 0.15."
+        echo "floor skipped: it has a memory store only."
     fi
     if [ "${#CONTENDED[@]}" -gt 0 ]; then
         echo
