@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::keys::CookieKeys;
@@ -28,20 +30,6 @@ enum IdText {
     /// 1 to 256 characters of `[A-Za-z0-9_-]` (checked when made).
     Custom(Box<str>),
 }
-
-/// The base64url alphabet, for encoding and for checking ids without decoding them.
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Each byte's 6-bit value in the base64url alphabet, or 0xff.
-const B64_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 64 {
-        t[B64[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// How many ids one read of OS randomness provides (see [`fill_id_bytes`]).
 const IDS_PER_REFILL: usize = 16;
@@ -73,23 +61,11 @@ fn fill_id_bytes(out: &mut [u8; ID_BYTES]) -> Result<(), getrandom::Error> {
     })
 }
 
-/// `bytes` as unpadded base64url.
+/// `bytes` as unpadded base64url, without allocating.
 fn encode_id(bytes: &[u8; ID_BYTES]) -> [u8; ID_TEXT_LEN] {
     let mut out = [0u8; ID_TEXT_LEN];
-    let mut o = 0;
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for k in 0..chars {
-            out[o] = B64[((n >> (18 - 6 * k)) & 63) as usize];
-            o += 1;
-        }
-    }
+    let written = URL_SAFE_NO_PAD.encode_slice(bytes, &mut out);
+    debug_assert_eq!(written.ok(), Some(ID_TEXT_LEN));
     out
 }
 
@@ -111,14 +87,12 @@ impl SessionId {
     /// Parses an id made by [`generate`](Self::generate): exactly 43 canonical base64url
     /// characters (the last one carries 2 unused bits, which must be zero).
     pub(crate) fn parse_generated(text: &str) -> Option<Self> {
-        let bytes: [u8; ID_TEXT_LEN] = text.as_bytes().try_into().ok()?;
-        let mut all = 0u8;
-        for b in bytes {
-            all |= B64_VALUE[usize::from(b)];
+        let text: [u8; ID_TEXT_LEN] = text.as_bytes().try_into().ok()?;
+        let mut bytes = [0u8; ID_BYTES];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(ID_BYTES) => Some(SessionId(IdText::Generated(text))),
+            _ => None,
         }
-        let last = B64_VALUE[usize::from(bytes[ID_TEXT_LEN - 1])];
-        (all != 0xff && all & 0xc0 == 0 && last & 0b11 == 0)
-            .then_some(SessionId(IdText::Generated(bytes)))
     }
 
     /// Accepts an id from a custom generator: 1 to 256 characters of `[A-Za-z0-9_-]`.
@@ -338,8 +312,6 @@ mod tests {
 
     #[test]
     fn the_inline_codec_agrees_with_the_base64_crate() {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use base64::Engine as _;
         for seed in 0u8..=255 {
             let bytes: [u8; ID_BYTES] =
                 std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));

@@ -30,7 +30,7 @@ impl<S> SessionService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
+    ResBody: Default + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -52,18 +52,20 @@ where
     }
 }
 
-type Commit = Pin<Box<dyn Future<Output = Result<CookieOut, CommitError>> + Send>>;
+/// A commit waiting on the store, carrying the inner response to its end.
+type Commit<B> =
+    Pin<Box<dyn Future<Output = (Response<B>, Result<CookieOut, CommitError>)> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionService`]: the inner service's response, then the
-    /// commit. A commit that needs no store write (a read, or no session at all) finishes
-    /// within the same poll, without allocating.
+    /// commit. A commit that needs no store write (a read, or no session at all), or whose
+    /// store never waits, finishes within the same poll, without allocating.
     pub struct ResponseFuture<F, B> {
         #[pin]
         inner: F,
         session: Arc<RequestSession>,
-        // Set while a commit waits on the store: the inner response and the commit.
-        commit: Option<(Response<B>, Commit)>,
+        // Set while a commit waits on the store.
+        commit: Option<Commit<B>>,
     }
 }
 
@@ -76,31 +78,32 @@ impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
 impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: Default,
+    B: Default + Send + 'static,
 {
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if this.commit.is_none() {
-            let response = ready!(this.inner.poll(cx))?;
-            if let Some(result) = this.session.finish_now() {
-                return Poll::Ready(Ok(respond(this.session, response, result)));
+        let commit = match this.commit {
+            Some(commit) => commit,
+            None => {
+                let response = ready!(this.inner.poll(cx))?;
+                if let Some(result) = this.session.finish_now() {
+                    return Poll::Ready(Ok(respond(this.session, response, result)));
+                }
+                if this.session.commits_inline() {
+                    let result = run_inline(this.session.finish());
+                    return Poll::Ready(Ok(respond(this.session, response, result)));
+                }
+                let session = this.session.clone();
+                this.commit.insert(Box::pin(async move {
+                    let result = session.finish().await;
+                    (response, result)
+                }))
             }
-            if this.session.commits_inline() {
-                let result = run_inline(this.session.finish());
-                return Poll::Ready(Ok(respond(this.session, response, result)));
-            }
-            let session = this.session.clone();
-            *this.commit = Some((response, Box::pin(async move { session.finish().await })));
-        }
-        let Some((_, commit)) = this.commit.as_mut() else {
-            unreachable!("the commit was set above")
         };
-        let result = ready!(commit.as_mut().poll(cx));
-        let Some((response, _)) = this.commit.take() else {
-            unreachable!("the commit was set above")
-        };
+        let (response, result) = ready!(commit.as_mut().poll(cx));
+        *this.commit = None;
         Poll::Ready(Ok(respond(this.session, response, result)))
     }
 }

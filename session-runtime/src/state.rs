@@ -187,6 +187,25 @@ struct State {
     finished: bool,
 }
 
+impl State {
+    /// Whether a commit has nothing to decide: no session was loaded, or nothing was written,
+    /// nothing is pending, no deadline can move (`slides`) and no old key needs replacing.
+    fn nothing_due(&self, force: bool, slides: bool) -> bool {
+        !self.loaded
+            || (self.changes.is_empty()
+                && self.action == Action::None
+                && !self.stale_key
+                && !force
+                && !slides)
+    }
+
+    /// Ends the request: later changes can no longer be saved; hands out the cookie decision.
+    fn close(&mut self, result: Result<(), CommitError>) -> Result<CookieOut, CommitError> {
+        self.finished = true;
+        result.map(|()| std::mem::replace(&mut self.cookie, CookieOut::Keep))
+    }
+}
+
 /// One request's view of its session. Cloned (as an `Arc`) into every extractor.
 #[derive(Debug)]
 pub(crate) struct RequestSession {
@@ -501,24 +520,16 @@ impl RequestSession {
     /// never loaded or nothing about it changed (or changes are not committed automatically).
     /// `None` means a store write is due: use [`finish`](Self::finish).
     pub(crate) fn finish_now(&self) -> Option<Result<CookieOut, CommitError>> {
+        let config = self.config();
         let mut st = self.lock();
-        let nothing_to_write = !self.config().auto_commit
-            || !st.loaded
-            || (st.changes.is_empty()
-                && st.action == Action::None
-                && !st.stale_key
-                && !self.config().slides());
-        if !nothing_to_write {
+        if config.auto_commit && !st.nothing_due(false, config.slides()) {
             return None;
         }
-        if !self.config().auto_commit && (!st.changes.is_empty() || st.action != Action::None) {
+        if !config.auto_commit && (!st.changes.is_empty() || st.action != Action::None) {
             tracing::debug!("manual commit mode: unsaved session changes discarded");
         }
-        st.finished = true;
-        Some(match st.error.take() {
-            Some(e) => Err(e),
-            None => Ok(std::mem::replace(&mut st.cookie, CookieOut::Keep)),
-        })
+        let result = st.error.take().map_or(Ok(()), Err);
+        Some(st.close(result))
     }
 
     /// Whether no store call of this request can wait: the store has a synchronous face
@@ -534,18 +545,11 @@ impl RequestSession {
     /// The end of the request: commits pending changes (in auto-commit mode) and returns the
     /// cookie decision of the whole request.
     pub(crate) async fn finish(&self) -> Result<CookieOut, CommitError> {
-        let result = if self.config().auto_commit {
-            self.commit(false, true).await
-        } else {
-            let mut st = self.lock();
-            if !st.changes.is_empty() || st.action != Action::None {
-                tracing::debug!("manual commit mode: unsaved session changes discarded");
-            }
-            st.error.take().map_or(Ok(()), Err)
-        };
-        let mut st = self.lock();
-        st.finished = true;
-        result.map(|()| std::mem::replace(&mut st.cookie, CookieOut::Keep))
+        if let Some(done) = self.finish_now() {
+            return done;
+        }
+        let result = self.commit(false, true).await;
+        self.lock().close(result)
     }
 
     /// Makes the store agree with this request's pending changes.
@@ -565,14 +569,7 @@ impl RequestSession {
                 return Err(e);
             }
             let force = force && !st.saved;
-            // The common read: nothing written, nothing pending, no deadline that could move
-            // and no old key to replace. Nothing to decide, so skip building the snapshot.
-            let untouched = st.changes.is_empty()
-                && st.action == Action::None
-                && !st.stale_key
-                && !force
-                && !self.config().slides();
-            if !st.loaded || untouched {
+            if st.nothing_due(force, self.config().slides()) {
                 return Ok(());
             }
             Snapshot {
