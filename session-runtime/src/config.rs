@@ -228,6 +228,16 @@ impl Config {
         }
     }
 
+    /// A fresh deadline counted from `now`: the window ahead, capped by the absolute timeout.
+    pub(crate) fn deadline(
+        &self,
+        created_at: UnixMillis,
+        now: UnixMillis,
+        session_ttl: Option<UnixMillis>,
+    ) -> UnixMillis {
+        self.cap(created_at, now.saturating_add(self.window(session_ttl)))
+    }
+
     /// Whether the absolute timeout has passed for a session created at `created_at`.
     pub(crate) fn past_absolute(&self, created_at: UnixMillis, now: UnixMillis) -> bool {
         self.absolute_timeout
@@ -247,7 +257,7 @@ impl Config {
         now: UnixMillis,
     ) -> Option<UnixMillis> {
         let window = self.window(session_ttl);
-        let target = self.cap(created_at, now.saturating_add(window));
+        let target = self.deadline(created_at, now, session_ttl);
         if target <= expires_at {
             return None;
         }

@@ -166,18 +166,12 @@ impl SessionKey {
 
     /// Lower-case hex, 64 characters: the form SQL and Redis stores use.
     pub fn to_hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(HEX[usize::from(b >> 4)] as char);
-            s.push(HEX[usize::from(b & 0xf)] as char);
-        }
-        s
+        hex(&self.0)
     }
 
     /// A short tag for log lines: the first 12 hex digits of the key (never the id).
     pub fn log_tag(&self) -> String {
-        self.to_hex()[..12].to_owned()
+        hex(&self.0[..6])
     }
 
     /// A fresh random key (tests and benchmarks that talk to a store directly).
@@ -194,8 +188,18 @@ impl fmt::Debug for SessionKey {
 
 /// A short, non-reversible tag for a cookie value that could not be used (for log lines).
 pub(crate) fn value_tag(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(value.as_bytes())[..6])
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    s
 }
 
 /// How the session cookie's value protects the id.

@@ -645,20 +645,22 @@ impl RequestSession {
         // field read while empty): not worth a write.
         changes.retain(|(name, change)| change.is_some() || s.base.contains_key(name.as_ref()));
         let fail = |e: CommitError, changes: Changes| Err((e, changes));
+        // Where an existing session's deadline moves now, if anywhere: a new "remember me"
+        // lifetime restarts it, otherwise the idle/renew rule decides.
+        let slid = || {
+            if ttl_changed {
+                Some(config.deadline(s.created_at, now, ttl))
+            } else {
+                config.slide(s.created_at, s.expires_at, ttl, now)
+            }
+        };
 
         match (s.action, s.existing) {
             (Action::None, Some(existing)) => {
-                let slide = if ttl_changed {
-                    Some(config.cap(s.created_at, now.saturating_add(config.window(ttl))))
-                } else {
-                    config.slide(s.created_at, s.expires_at, ttl, now)
-                };
+                let slide = slid();
                 let refresh = s.force && slide.is_none();
-                let new_expiry = slide.or(refresh.then(|| {
-                    config
-                        .cap(s.created_at, now.saturating_add(config.window(ttl)))
-                        .max(s.expires_at)
-                }));
+                let new_expiry = slide
+                    .or(refresh.then(|| config.deadline(s.created_at, now, ttl).max(s.expires_at)));
                 if changes.is_empty() && new_expiry.is_none() {
                     // Nothing to write; re-issue a cookie signed or sealed by an older key.
                     if s.stale_key {
@@ -778,7 +780,7 @@ impl RequestSession {
                 }
                 self.before_save(&mut changes, true);
                 let fields = apply(FieldMap::default(), changes);
-                let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
+                let expires_at = config.deadline(now, now, ttl);
                 let owner = self.owner_of(s.owner_field, &fields);
                 self.create_new(fields, now, expires_at, ttl, owner, now)
                     .await
@@ -787,15 +789,8 @@ impl RequestSession {
                 self.before_save(&mut changes, existing.is_none());
                 let fields = apply((*s.base).clone(), changes);
                 let (created_at, expires_at) = match &existing {
-                    Some(_) => {
-                        let slid = if ttl_changed {
-                            Some(config.cap(s.created_at, now.saturating_add(config.window(ttl))))
-                        } else {
-                            config.slide(s.created_at, s.expires_at, ttl, now)
-                        };
-                        (s.created_at, slid.unwrap_or(s.expires_at))
-                    }
-                    None => (now, config.cap(now, now.saturating_add(config.window(ttl)))),
+                    Some(_) => (s.created_at, slid().unwrap_or(s.expires_at)),
+                    None => (now, config.deadline(now, now, ttl)),
                 };
                 let outcome = if fields.is_empty() {
                     let out = if existing.is_some() || self.incoming.had_cookie() {
@@ -828,7 +823,7 @@ impl RequestSession {
                     self.before_save(&mut changes, true);
                     let fields = apply(FieldMap::default(), changes);
                     let ttl = ttl_of(&fields, &Vec::new());
-                    let expires_at = config.cap(now, now.saturating_add(config.window(ttl)));
+                    let expires_at = config.deadline(now, now, ttl);
                     let owner = self.owner_of(s.owner_field, &fields);
                     return self
                         .create_new(fields, now, expires_at, ttl, owner, now)
