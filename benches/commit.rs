@@ -42,17 +42,13 @@ use session_runtime::{MemoryStore, SessionKey};
 use tower::ServiceExt;
 use tower_sessions::{Session as TsSession, SessionManagerLayer};
 
-use common::{filled, label, Group, HttpSession, Shape};
+use common::{describe, filled, json_fields, label, Group, HttpSession, Shape};
 
 /// Stores see this as "now"; every record here expires at `i64::MAX`.
 const NOW: i64 = 1;
 
 fn describe_all(_c: &mut Criterion) {
-    for_each_shape!(describe_one());
-}
-
-fn describe_one<T: Shape>(payload: usize) {
-    common::describe::<T>(payload);
+    for_each_shape!(describe());
 }
 
 /// A `MemoryStore` holding one record of this shape, and its key.
@@ -143,14 +139,10 @@ fn tower_stored<T: Shape>(
     Arc<tower_sessions::MemoryStore>,
     tower_sessions::session::Id,
 ) {
-    let (data, _) = filled::<T>(payload);
     let store = Arc::new(tower_sessions::MemoryStore::default());
     let s = TsSession::new(None, store.clone(), None);
-    let serde_json::Value::Object(fields) = serde_json::to_value(&data).unwrap() else {
-        unreachable!()
-    };
     block_on(async {
-        for (k, v) in fields {
+        for (k, v) in json_fields::<T>(payload) {
             s.insert_value(&k, v).await.unwrap();
         }
         s.save().await.unwrap();
@@ -198,11 +190,7 @@ fn tower_sessions_save<T: Shape>(g: &mut Group<'_>, payload: usize) {
 }
 
 fn tower_sessions_http<T: Shape>(g: &mut Group<'_>, payload: usize) {
-    let (data, _) = filled::<T>(payload);
-    let serde_json::Value::Object(fields) = serde_json::to_value(&data).unwrap() else {
-        unreachable!()
-    };
-    let fields = Arc::new(fields);
+    let fields = Arc::new(json_fields::<T>(payload));
     let store = tower_sessions::MemoryStore::default();
     let app = Router::new()
         .route(

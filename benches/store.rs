@@ -37,7 +37,7 @@ use serde_json::value::RawValue;
 use session_runtime::store::{Created, FieldMap, Patch, Patched, Record, SessionStore};
 use session_runtime::{MemoryStore, SessionKey};
 
-use common::{label, Group, HttpSession, Shape};
+use common::{describe, label, Group, HttpSession, Shape};
 
 fn load_case<T: Shape>(g: &mut Group<'_>, path: &'static str, payload: usize) {
     let s = HttpSession::new::<T>(payload);
@@ -49,10 +49,6 @@ fn load_case<T: Shape>(g: &mut Group<'_>, path: &'static str, payload: usize) {
 
 fn load_shapes(g: &mut Group<'_>, path: &'static str) {
     for_each_shape!(load_case(g, path));
-}
-
-fn describe<T: Shape>(payload: usize) {
-    common::describe::<T>(payload);
 }
 
 fn bench_load(c: &mut Criterion) {

@@ -281,6 +281,15 @@ pub fn filled<T: Shape>(payload: usize) -> (T, FieldMap) {
     (data, map)
 }
 
+/// The filled session of this shape as one JSON object (what a whole-record store holds).
+pub fn json_fields<T: Shape>(payload: usize) -> serde_json::Map<String, serde_json::Value> {
+    let data = T::filled(per_field::<T>(payload));
+    let serde_json::Value::Object(fields) = serde_json::to_value(&data).expect("json") else {
+        unreachable!("a session struct serializes to a JSON object")
+    };
+    fields
+}
+
 /// Prints what a shape label stands for.
 pub fn describe<T: Shape>(payload: usize) {
     let (data, map) = filled::<T>(payload);

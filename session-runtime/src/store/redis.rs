@@ -241,17 +241,7 @@ impl Keys {
 
 /// The owner index tag: SHA-256 hex of the owner text (which may contain braces).
 fn owner_tag(owner: &str) -> String {
-    hex(&Sha256::digest(owner.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
+    crate::id::hex(&Sha256::digest(owner.as_bytes()))
 }
 
 /// Whether an index member is a key hex this store wrote (64 lower-case hex digits).
@@ -409,6 +399,27 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     reap: Script::new(REAP),
     revoke: Script::new(REVOKE),
 });
+
+/// `EVALSHA` of `script` on the one key `key`, with room for `args` more arguments: a few
+/// numbers and flags, and text of `text` bytes in all. The caller adds the script's ARGV and
+/// queues it with [`add_command`](redis::Pipeline::add_command).
+///
+/// This is the command `Pipeline::invoke_script` queues, but each argument is written once,
+/// straight into it: a `ScriptInvocation` first copies every argument into a `Vec` of its
+/// own, then all of them again into the command (for a create, every field's JSON).
+fn eval(script: &Script, key: &str, args: usize, text: usize) -> redis::Cmd {
+    // "EVALSHA", the 40-digit SHA-1 and "1" (48), and three 20-digit times with their flags.
+    let mut cmd = redis::Cmd::with_capacity(4 + args, 128 + key.len() + text);
+    cmd.arg("EVALSHA").arg(script.get_hash()).arg(1).arg(key);
+    cmd
+}
+
+/// The bytes of the names and JSON of `fields`.
+fn text_len<'a>(fields: impl Iterator<Item = (&'a str, &'a RawValue)>) -> usize {
+    fields
+        .map(|(name, value)| name.len() + value.get().len())
+        .sum()
+}
 
 // ---------------------------------------------------------------------------------------------
 // Replies
@@ -657,10 +668,6 @@ impl RedisStore {
         load_scripts(&mut conn).await
     }
 
-    fn hex_key(key: &SessionKey) -> String {
-        key.to_hex()
-    }
-
     /// Runs a pipeline; if a script in it was not loaded (first use, a server restart, a
     /// `SCRIPT FLUSH`), loads every script and runs it once more. Every pipeline this store
     /// builds can be re-run: its index commands are idempotent, and a `NOSCRIPT` script did
@@ -688,11 +695,8 @@ impl RedisStore {
     }
 
     /// The single reply of a pipeline whose other commands were all `ignore`d.
-    fn last(replies: Vec<Value>, command: &'static str) -> Result<Value, StoreError> {
-        replies
-            .into_iter()
-            .last()
-            .ok_or_else(|| unexpected(command))
+    fn last(mut replies: Vec<Value>, command: &'static str) -> Result<Value, StoreError> {
+        replies.pop().ok_or_else(|| unexpected(command))
     }
 
     /// Queues, ignoring their replies, the index entries that must precede a session script
@@ -748,54 +752,6 @@ impl RedisStore {
             .arg(members)
             .ignore();
     }
-
-    /// Runs the patch script (with the index steps that must precede it).
-    async fn run_patch(
-        &self,
-        key: &SessionKey,
-        patch: &Patch<'_>,
-        now: UnixMillis,
-    ) -> Result<Patched, StoreError> {
-        let hex = Self::hex_key(key);
-        let mut pipe = redis::pipe();
-        // Before the script: index entries for the new expiry and the new owner.
-        self.index(&mut pipe, &hex, patch.expires_at, patch.owner.flatten());
-        let mut inv = SCRIPTS.patch.key(self.keys.session(&hex));
-        inv.arg(now);
-        match patch.expires_at {
-            Some(at) => inv.arg(at),
-            None => inv.arg(""),
-        };
-        match patch.owner {
-            None => inv.arg("").arg(""),
-            Some(Some(owner)) => inv.arg("s").arg(owner),
-            Some(None) => inv.arg("c").arg(""),
-        };
-        inv.arg(patch.set.len());
-        for (name, value) in &patch.set {
-            inv.arg(&*stored_name(name)).arg(value.get());
-        }
-        for name in &patch.remove {
-            inv.arg(&*stored_name(name));
-        }
-        pipe.invoke_script(&inv);
-
-        let reply = Self::last(self.query(&pipe).await?, "the patch script")?;
-        let (status, _) = status_reply(reply, "the patch script")?;
-        match status {
-            1 => {}
-            0 => return Ok(Patched::Gone),
-            -1 => {
-                return Err(StoreError::Corrupt {
-                    reason: "the session hash has no usable expiry field `$e`",
-                })
-            }
-            _ => return Err(unexpected("the patch script")),
-        }
-        // Nothing after the script: the previous owner's set keeps its (now stale) entry. See
-        // "The index consistency window" in the module docs for why removing it is unsafe.
-        Ok(Patched::Applied)
-    }
 }
 
 async fn load_scripts(conn: &mut ConnectionManager) -> Result<(), StoreError> {
@@ -810,7 +766,7 @@ impl SessionStore for RedisStore {
     async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
         let mut conn = self.conn.clone();
         let reply: Value = redis::cmd("HGETALL")
-            .arg(self.keys.session(&Self::hex_key(key)))
+            .arg(self.keys.session(&key.to_hex()))
             .query_async(&mut conn)
             .await
             .map_err(map_err)?;
@@ -822,25 +778,27 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        let hex = Self::hex_key(key);
+        let hex = key.to_hex();
         let mut pipe = redis::pipe();
         // Before the script: the index entries (stale, and harmless, if this is a collision).
-        self.index(
-            &mut pipe,
-            &hex,
-            Some(record.expires_at),
-            record.owner.as_deref(),
+        let owner = record.owner.as_deref();
+        self.index(&mut pipe, &hex, Some(record.expires_at), owner);
+        let fields = record.fields.iter().map(|(n, v)| (n.as_str(), &**v));
+        let mut script = eval(
+            &SCRIPTS.create,
+            &self.keys.session(&hex),
+            4 + 2 * record.fields.len(),
+            owner.map_or(0, str::len) + text_len(fields),
         );
-        let mut inv = SCRIPTS.create.key(self.keys.session(&hex));
-        inv.arg(record.created_at).arg(record.expires_at);
-        match &record.owner {
-            Some(owner) => inv.arg("1").arg(owner.as_str()),
-            None => inv.arg("0").arg(""),
+        script.arg(record.created_at).arg(record.expires_at);
+        match owner {
+            Some(owner) => script.arg("1").arg(owner),
+            None => script.arg("0").arg(""),
         };
         for (name, value) in record.fields.iter() {
-            inv.arg(&*stored_name(name)).arg(value.get());
+            script.arg(&*stored_name(name)).arg(value.get());
         }
-        pipe.invoke_script(&inv);
+        pipe.add_command(script);
 
         let reply = Self::last(self.query(&pipe).await?, "the create script")?;
         match int(&reply) {
@@ -850,13 +808,58 @@ impl SessionStore for RedisStore {
         }
     }
 
+    // The patch script, with the index steps that must precede it.
     async fn patch(
         &self,
         key: &SessionKey,
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        self.run_patch(key, patch, now).await
+        let hex = key.to_hex();
+        let mut pipe = redis::pipe();
+        let owner = patch.owner.flatten();
+        // Before the script: index entries for the new expiry and the new owner.
+        self.index(&mut pipe, &hex, patch.expires_at, owner);
+        let mut script = eval(
+            &SCRIPTS.patch,
+            &self.keys.session(&hex),
+            5 + 2 * patch.set.len() + patch.remove.len(),
+            owner.map_or(0, str::len)
+                + text_len(patch.set.iter().copied())
+                + patch.remove.iter().map(|name| name.len()).sum::<usize>(),
+        );
+        script.arg(now);
+        match patch.expires_at {
+            Some(at) => script.arg(at),
+            None => script.arg(""),
+        };
+        match patch.owner {
+            None => script.arg("").arg(""),
+            Some(Some(owner)) => script.arg("s").arg(owner),
+            Some(None) => script.arg("c").arg(""),
+        };
+        script.arg(patch.set.len());
+        for (name, value) in &patch.set {
+            script.arg(&*stored_name(name)).arg(value.get());
+        }
+        for name in &patch.remove {
+            script.arg(&*stored_name(name));
+        }
+        pipe.add_command(script);
+
+        let reply = Self::last(self.query(&pipe).await?, "the patch script")?;
+        let (status, _) = status_reply(reply, "the patch script")?;
+        match status {
+            // Nothing after the script: the previous owner's set keeps its (now stale) entry.
+            // See "The index consistency window" in the module docs for why removing it is
+            // unsafe.
+            1 => Ok(Patched::Applied),
+            0 => Ok(Patched::Gone),
+            -1 => Err(StoreError::Corrupt {
+                reason: "the session hash has no usable expiry field `$e`",
+            }),
+            _ => Err(unexpected("the patch script")),
+        }
     }
 
     async fn touch(
@@ -865,12 +868,12 @@ impl SessionStore for RedisStore {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        self.run_patch(key, &Patch::new().expires_at(expires_at), now)
+        self.patch(key, &Patch::new().expires_at(expires_at), now)
             .await
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let hex = Self::hex_key(key);
+        let hex = key.to_hex();
         let mut conn = self.conn.clone();
         let reply: Value = SCRIPTS
             .delete
