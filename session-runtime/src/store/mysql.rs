@@ -124,19 +124,17 @@
 //! is [`StoreError::Backend`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use sqlx::error::DatabaseError;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlQueryResult};
 use sqlx::query::Query;
 use sqlx::Row as _;
 
-use super::sql::{self, ErrorClasses, Statements, TableNameRules};
-use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::sql::{self, ErrorClasses, FieldEncoding, PathFunctions, Statements, TableNameRules};
+use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
 /// The sqlx crate this store is built on, re-exported so that you can build a [`MySqlPool`] of
@@ -156,6 +154,16 @@ static TABLE_NAMES: TableNameRules = TableNameRules {
 static ERRORS: ErrorClasses = ErrorClasses {
     wire: true,
     database: is_unavailable_code,
+};
+
+/// The `data` expression of a patch: `JSON_REMOVE(JSON_SET(data, ?, JSON_EXTRACT(?, '$'), ...),
+/// ?, ...)`, each in one call however many fields it names.
+static PATCH_DATA: PathFunctions = PathFunctions {
+    set: "JSON_SET",
+    set_pair: ", ?, JSON_EXTRACT(?, '$')",
+    set_pairs_per_call: usize::MAX,
+    remove: "JSON_REMOVE",
+    remove_paths_per_call: usize::MAX,
 };
 
 /// How many times a statement chosen as a deadlock victim is run again.
@@ -309,14 +317,7 @@ impl SessionStore for MySqlStore {
         let expires_at: i64 = sql::column(&row, 2, "`expires_at` is not a BIGINT")?;
         let owner: Option<Vec<u8>> = sql::column(&row, 3, "`owner` is not a BLOB")?;
 
-        let stored: HashMap<String, Box<RawValue>> =
-            serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
-                reason: "`data` is not a JSON object",
-            })?;
-        let mut fields = FieldMap::with_capacity_and_hasher(stored.len(), Default::default());
-        for (key, value) in stored {
-            fields.insert(decode_name(&key)?, value);
-        }
+        let fields = sql::decode_fields::<EncodedNames>(&data, "`data` is not a JSON object")?;
         let owner = owner
             .map(String::from_utf8)
             .transpose()
@@ -329,8 +330,12 @@ impl SessionStore for MySqlStore {
     }
 
     async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        let data = serde_json::to_string(&Object(&record.fields))
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let data = sql::json_object(
+            record
+                .fields
+                .iter()
+                .map(|(name, value)| (encode_name(name), &**value)),
+        )?;
         let result = execute(&self.pool, || {
             sqlx::query(&self.sql.create)
                 .bind(key.as_bytes().as_slice())
@@ -353,30 +358,12 @@ impl SessionStore for MySqlStore {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let data = (!patch.set.is_empty() || !patch.remove.is_empty()).then(|| {
-            let mut expr = String::from("data");
-            if !patch.set.is_empty() {
-                let mut args = String::new();
-                for _ in &patch.set {
-                    args.push_str(", ?, JSON_EXTRACT(?, '$')");
-                }
-                expr = format!("JSON_SET({expr}{args})");
-            }
-            if !patch.remove.is_empty() {
-                let mut args = String::new();
-                for _ in &patch.remove {
-                    args.push_str(", ?");
-                }
-                expr = format!("JSON_REMOVE({expr}{args})");
-            }
-            expr
-        });
         // A patch that changes nothing still counts the live row as affected: sqlx sets
         // CLIENT_FOUND_ROWS.
         let update = format!(
             "UPDATE {} FORCE INDEX (PRIMARY) SET {} WHERE id = ? AND expires_at > ?",
             self.sql.table,
-            sql::assignments(data, patch, || "?".to_owned())
+            sql::assignments(PATCH_DATA.data(patch), patch, || "?".to_owned())
         );
 
         // Parameters in the order of their `?`s: JSON_SET pairs, JSON_REMOVE paths, the
@@ -535,16 +522,14 @@ fn path(name: &str) -> String {
     format!("$.\"{}\"", encode_name(name))
 }
 
-/// A field map as the JSON object `create` inserts: encoded names, values as they are.
-struct Object<'a>(&'a FieldMap);
+/// The entries of the stored JSON object: encoded names, values as they are.
+struct EncodedNames;
 
-impl Serialize for Object<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            map.serialize_entry(&encode_name(name), value)?;
-        }
-        map.end()
+impl FieldEncoding for EncodedNames {
+    type Value = Box<RawValue>;
+
+    fn decode(key: String, value: Box<RawValue>) -> Result<(String, Box<RawValue>), StoreError> {
+        Ok((decode_name(&key)?, value))
     }
 }
 

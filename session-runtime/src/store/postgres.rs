@@ -102,17 +102,15 @@
 //! is [`StoreError::Backend`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::PgPool;
 use sqlx::types::Json;
 
-use super::sql::{self, ErrorClasses, Statements, TableNameRules};
-use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::sql::{self, ErrorClasses, FieldEncoding, Statements, StoredFields, TableNameRules};
+use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
 /// The sqlx crate this store is built on, re-exported so that you can build a [`PgPool`] of
@@ -261,19 +259,13 @@ impl SessionStore for PostgresStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let Json(data): Json<HashMap<String, String>> =
+        let Json(data): Json<StoredFields<Escaped>> =
             sql::column(&row, 0, "`data` is not a JSON object of strings")?;
         let created_at: i64 = sql::column(&row, 1, "`created_at` is not a BIGINT")?;
         let expires_at: i64 = sql::column(&row, 2, "`expires_at` is not a BIGINT")?;
         let owner: Option<String> = sql::column(&row, 3, "`owner` is not TEXT")?;
 
-        let mut fields = FieldMap::with_capacity_and_hasher(data.len(), Default::default());
-        for (name, json) in data {
-            let value = RawValue::from_string(json).map_err(|_| StoreError::Corrupt {
-                reason: "a stored field value is not JSON text",
-            })?;
-            fields.insert(unescape(name)?, value);
-        }
+        let fields = data.into_fields()?;
         let owner = owner.map(unescape).transpose()?;
         Ok(Some(
             Record::new(fields, created_at, expires_at).with_owner(owner),
@@ -340,7 +332,7 @@ impl SessionStore for PostgresStore {
             query = query.bind(at);
         }
         if let Some(owner) = patch.owner {
-            query = query.bind(owner.map(|o| escape(o).into_owned()));
+            query = query.bind(owner.map(escape));
         }
         let done = query.execute(&self.pool).await.map_err(map_err)?;
         Ok(sql::patched(done.rows_affected()))
@@ -436,17 +428,21 @@ fn unescape(stored: String) -> Result<String, StoreError> {
 fn encode_fields<'a>(
     fields: impl Iterator<Item = (&'a str, &'a RawValue)> + Clone,
 ) -> Result<String, StoreError> {
-    struct Object<I>(I);
-    impl<'a, I: Iterator<Item = (&'a str, &'a RawValue)> + Clone> Serialize for Object<I> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut map = serializer.serialize_map(None)?;
-            for (name, value) in self.0.clone() {
-                map.serialize_entry(&escape(name), value.get())?;
-            }
-            map.end()
-        }
+    sql::json_object(fields.map(|(name, value)| (escape(name), value.get())))
+}
+
+/// The entries of the stored jsonb object, as [`encode_fields`] writes them.
+struct Escaped;
+
+impl FieldEncoding for Escaped {
+    type Value = String;
+
+    fn decode(key: String, json: String) -> Result<(String, Box<RawValue>), StoreError> {
+        let value = RawValue::from_string(json).map_err(|_| StoreError::Corrupt {
+            reason: "a stored field value is not JSON text",
+        })?;
+        Ok((unescape(key)?, value))
     }
-    serde_json::to_string(&Object(fields)).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 /// The advisory-lock key `migrate` serializes on: FNV-1a of a fixed prefix and the table name.

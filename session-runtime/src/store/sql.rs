@@ -1,16 +1,20 @@
 //! What the sqlx-based stores (`sqlite`, `postgres`, `mysql`) have in common: the table-name
 //! rules and their error, the fixed statements of one table, the split of sqlx errors into
 //! [`StoreError::Unavailable`] and [`StoreError::Backend`], and the engine-neutral parts of
-//! reading a row and of building and binding a patch's `UPDATE`.
+//! reading a row (and its `data` object), writing a `data` object, and building and binding a
+//! patch's `UPDATE`.
 //!
 //! The SQL text itself stays in each backend: only the logic around it is shared here.
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use sqlx::error::DatabaseError;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
-use super::{Patch, Patched, StoreError};
+use super::{FieldMap, Patch, Patched, StoreError};
 
 /// The table name used unless the store's `with_table_name` says otherwise.
 pub const DEFAULT_TABLE_NAME: &str = "sessions";
@@ -176,6 +180,116 @@ where
         .map_err(|_| StoreError::Corrupt { reason })
 }
 
+/// How one backend keeps a field in its `data` JSON object: under an encoded key, as a value
+/// that reads back as the field's JSON.
+pub(super) trait FieldEncoding {
+    /// What a stored value is read as.
+    type Value: DeserializeOwned;
+
+    /// The field (name and JSON) stored under `key` as `value`, or [`StoreError::Corrupt`] if
+    /// this encoding could not have written that entry.
+    fn decode(key: String, value: Self::Value) -> Result<(String, Box<RawValue>), StoreError>;
+}
+
+/// A stored `data` object, read entry by entry straight into a [`FieldMap`] (no intermediate
+/// map), each entry decoded by `E`.
+///
+/// Deserializing fails only if the JSON is not an object of `E::Value`s (whatever `E` thinks
+/// of its entries, so that a malformed object is always reported as such); an entry that `E`
+/// refuses is the `Err` of [`into_fields`](Self::into_fields).
+pub(super) struct StoredFields<E> {
+    fields: Result<FieldMap, StoreError>,
+    encoding: PhantomData<fn() -> E>,
+}
+
+impl<E> StoredFields<E> {
+    /// The fields, or the first entry the encoding refused.
+    pub(super) fn into_fields(self) -> Result<FieldMap, StoreError> {
+        self.fields
+    }
+}
+
+impl<'de, E: FieldEncoding> Deserialize<'de> for StoredFields<E> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<E>(PhantomData<fn() -> E>);
+
+        impl<'de, E: FieldEncoding> Visitor<'de> for Entries<E> {
+            type Value = StoredFields<E>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of stored session fields")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = FieldMap::with_capacity_and_hasher(
+                    map.size_hint().unwrap_or(0),
+                    Default::default(),
+                );
+                let mut refused = None;
+                while let Some((key, value)) = map.next_entry::<String, E::Value>()? {
+                    if refused.is_some() {
+                        continue; // still read the rest: a malformed object outranks it
+                    }
+                    match E::decode(key, value) {
+                        Ok((name, value)) => {
+                            fields.insert(name, value);
+                        }
+                        Err(error) => refused = Some(error),
+                    }
+                }
+                Ok(StoredFields {
+                    fields: refused.map_or(Ok(fields), Err),
+                    encoding: PhantomData,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(Entries(PhantomData))
+    }
+}
+
+/// The fields of a `data` column read as JSON text, or [`StoreError::Corrupt`]: with
+/// `not_object` if the text is not a JSON object of `E::Value`s, else as `E` refuses an entry.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(super) fn decode_fields<E: FieldEncoding>(
+    data: &str,
+    not_object: &'static str,
+) -> Result<FieldMap, StoreError> {
+    serde_json::from_str::<StoredFields<E>>(data)
+        .map_err(|_| StoreError::Corrupt { reason: not_object })?
+        .into_fields()
+}
+
+/// `entries` as the text of a JSON object (keys and values serialized as they are).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(super) fn json_object<I, K, V>(entries: I) -> Result<String, StoreError>
+where
+    I: Iterator<Item = (K, V)> + Clone,
+    K: serde::Serialize,
+    V: serde::Serialize,
+{
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    struct Object<I>(I);
+
+    impl<I, K, V> Serialize for Object<I>
+    where
+        I: Iterator<Item = (K, V)> + Clone,
+        K: Serialize,
+        V: Serialize,
+    {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            for (key, value) in self.0.clone() {
+                map.serialize_entry(&key, &value)?;
+            }
+            map.end()
+        }
+    }
+
+    serde_json::to_string(&Object(entries)).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
 /// What an insert-if-absent that affected `rows_affected` rows did.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(super) fn created(rows_affected: u64) -> super::Created {
@@ -219,6 +333,43 @@ pub(super) fn assignments(
         assignments.push("expires_at = expires_at".to_owned());
     }
     assignments.join(", ")
+}
+
+/// An engine's JSON functions that rewrite an object by path, for the `data` expression of a
+/// patch's `UPDATE`: `remove(set(data, ?, <value>, ...), ?, ...)`, one (path, value) pair per
+/// set field and one path per removed field, the placeholders [`bind_patch`] binds.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(super) struct PathFunctions {
+    /// The function that sets paths, as `set(json, path, value, ...)`.
+    pub(super) set: &'static str,
+    /// The arguments one set field adds to a `set` call: `, ?, ` then a value expression
+    /// reading the JSON text bound to the second `?`.
+    pub(super) set_pair: &'static str,
+    /// The most pairs one `set` call may take; more are set by nesting calls.
+    pub(super) set_pairs_per_call: usize,
+    /// The function that removes paths, as `remove(json, path, ...)`.
+    pub(super) remove: &'static str,
+    /// The most paths one `remove` call may take; more are removed by nesting calls.
+    pub(super) remove_paths_per_call: usize,
+}
+
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+impl PathFunctions {
+    /// The `data` expression of `patch`, or `None` if it sets and removes no field (see
+    /// [`assignments`]).
+    pub(super) fn data(&self, patch: &Patch<'_>) -> Option<String> {
+        if patch.set.is_empty() && patch.remove.is_empty() {
+            return None;
+        }
+        let mut data = String::from("data");
+        for chunk in patch.set.chunks(self.set_pairs_per_call) {
+            data = format!("{}({data}{})", self.set, self.set_pair.repeat(chunk.len()));
+        }
+        for chunk in patch.remove.chunks(self.remove_paths_per_call) {
+            data = format!("{}({data}{})", self.remove, ", ?".repeat(chunk.len()));
+        }
+        Some(data)
+    }
 }
 
 /// Binds the parameters of a patch whose `data` expression takes one JSON path and one JSON
@@ -320,5 +471,95 @@ mod tests {
             format!("${n}")
         });
         assert_eq!(s, "data = f(data), expires_at = $1, owner = $2");
+    }
+
+    /// Keys must start with `k`, which is dropped.
+    struct Prefixed;
+
+    impl FieldEncoding for Prefixed {
+        type Value = Box<RawValue>;
+
+        fn decode(
+            key: String,
+            value: Box<RawValue>,
+        ) -> Result<(String, Box<RawValue>), StoreError> {
+            match key.strip_prefix('k') {
+                Some(name) => Ok((name.to_owned(), value)),
+                None => Err(StoreError::Corrupt { reason: "no k" }),
+            }
+        }
+    }
+
+    #[test]
+    fn stored_fields_decode_in_one_pass() {
+        let read = |data: &str| {
+            serde_json::from_str::<StoredFields<Prefixed>>(data).map(StoredFields::into_fields)
+        };
+        let fields = read(r#"{"ka": [1, 2], "kb": "x", "ka": 3}"#);
+        let Ok(Ok(fields)) = fields else {
+            panic!("{fields:?}")
+        };
+        assert_eq!(fields.len(), 2);
+        assert_eq!(fields["a"].get(), "3", "the last duplicate wins");
+        assert_eq!(fields["b"].get(), r#""x""#);
+        let refused = read(r#"{"ka": 1, "b": 2, "c": 3}"#);
+        assert!(
+            matches!(refused, Ok(Err(StoreError::Corrupt { reason: "no k" }))),
+            "{refused:?}"
+        );
+        // A malformed object is reported as such, even after an entry the encoding refused.
+        for bad in [r#"{"b": 1, "kc": }"#, r#"{"b": 1} x"#, "[1]", "1"] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "mysql"))]
+    #[test]
+    fn path_functions_nest_calls_per_limit() {
+        let functions = |per_call| PathFunctions {
+            set: "S",
+            set_pair: ", ?, v(?)",
+            set_pairs_per_call: per_call,
+            remove: "R",
+            remove_paths_per_call: per_call,
+        };
+        let v = RawValue::from_string("1".to_owned()).ok();
+        let Some(v) = v.as_deref() else {
+            panic!("json")
+        };
+        assert_eq!(functions(2).data(&Patch::new().expires_at(1)), None);
+        let p = Patch::new().set("a", v).set("b", v).set("c", v).remove("d");
+        assert_eq!(
+            functions(2).data(&p).as_deref(),
+            Some("R(S(S(data, ?, v(?), ?, v(?)), ?, v(?)), ?)")
+        );
+        assert_eq!(
+            functions(usize::MAX).data(&p).as_deref(),
+            Some("R(S(data, ?, v(?), ?, v(?), ?, v(?)), ?)")
+        );
+        let p = Patch::new().remove("d").remove("e").remove("f");
+        assert_eq!(
+            functions(2).data(&p).as_deref(),
+            Some("R(R(data, ?, ?), ?)")
+        );
+    }
+
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    #[test]
+    fn json_object_writes_entries_as_they_are() {
+        let v = RawValue::from_string(r#"{"x" : 1}"#.to_owned()).ok();
+        let Some(v) = v.as_deref() else {
+            panic!("json")
+        };
+        let empty: [(&str, &str); 0] = [];
+        assert_eq!(json_object(empty.into_iter()).ok().as_deref(), Some("{}"));
+        assert_eq!(
+            json_object([("a\"", v)].into_iter()).ok().as_deref(),
+            Some(r#"{"a\"":{"x" : 1}}"#)
+        );
+        assert_eq!(
+            json_object([("a", v.get())].into_iter()).ok().as_deref(),
+            Some(r#"{"a":"{\"x\" : 1}"}"#)
+        );
     }
 }

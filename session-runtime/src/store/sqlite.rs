@@ -135,7 +135,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection as _, Sqlite};
 
-use super::sql::{self, ErrorClasses, Statements, TableNameRules};
+use super::sql::{self, ErrorClasses, FieldEncoding, PathFunctions, Statements, TableNameRules};
 use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
@@ -163,10 +163,16 @@ static ERRORS: ErrorClasses = ErrorClasses {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows deleted per statement by `delete_expired`.
 const PURGE_BATCH: u64 = 1000;
-/// `(path, value)` pairs per `json_set` call: SQLite allows 127 arguments per function.
-const SET_PAIRS_PER_CALL: usize = 63;
-/// Paths per `json_remove` call.
-const REMOVE_PATHS_PER_CALL: usize = 126;
+/// The `data` expression of a patch: `json_remove(json_set(data, ?, json(?), ...), ?, ...)`,
+/// nesting calls to stay within SQLite's 127 arguments per function (the JSON and 63 pairs,
+/// or the JSON and 126 paths).
+static PATCH_DATA: PathFunctions = PathFunctions {
+    set: "json_set",
+    set_pair: ", ?, json(?)",
+    set_pairs_per_call: 63,
+    remove: "json_remove",
+    remove_paths_per_call: 126,
+};
 /// First byte of an encoded field name (never in a name stored as itself).
 const ENCODED_NAME_MARK: char = '~';
 
@@ -176,14 +182,8 @@ const ENCODED_NAME_MARK: char = '~';
 /// and the behaviour in an outage. Cloning the store is cheap and shares its pool.
 #[derive(Clone)]
 pub struct SqliteStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
     pool: SqlitePool,
-    sql: Statements,
-    /// The DDL of [`SqliteStore::migrate`].
-    migrate: [String; 3],
+    sql: Arc<Statements>,
 }
 
 /// The statements for one (validated) table name, quoted as `"<table>"`, built once.
@@ -209,31 +209,11 @@ fn statements(table: &str) -> Statements {
     }
 }
 
-/// The DDL of [`SqliteStore::migrate`] for one (validated) table name.
-fn migrate_ddl(table: &str) -> [String; 3] {
-    let t = format!("\"{table}\"");
-    [
-        format!(
-            "CREATE TABLE IF NOT EXISTS {t} (\
-             id TEXT PRIMARY KEY NOT NULL, \
-             data TEXT NOT NULL, \
-             created_at INTEGER NOT NULL, \
-             expires_at INTEGER NOT NULL, \
-             owner TEXT)"
-        ),
-        format!("CREATE INDEX IF NOT EXISTS \"{table}_expires_at_idx\" ON {t} (expires_at)"),
-        format!(
-            "CREATE INDEX IF NOT EXISTS \"{table}_owner_idx\" ON {t} (owner) \
-             WHERE owner IS NOT NULL"
-        ),
-    ]
-}
-
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("table", &self.inner.sql.table_name)
-            .field("pool", &self.inner.pool)
+            .field("table", &self.sql.table_name)
+            .field("pool", &self.pool)
             .finish()
     }
 }
@@ -245,7 +225,10 @@ impl SqliteStore {
     /// [`migrate`](Self::migrate) once before serving requests. Configure the pool for
     /// concurrency (WAL, a busy timeout) as described in the [module docs](self).
     pub fn new(pool: SqlitePool) -> Self {
-        Self::build(pool, DEFAULT_TABLE_NAME)
+        SqliteStore {
+            pool,
+            sql: Arc::new(statements(DEFAULT_TABLE_NAME)),
+        }
     }
 
     /// Opens (and creates if missing) the database at `url` with settings for concurrent use.
@@ -293,9 +276,10 @@ impl SqliteStore {
     ///
     /// [`InvalidTableName`] unless `name` is 1 to 64 ASCII letters, digits and `_`, not
     /// starting with `sqlite_`.
-    pub fn with_table_name(self, name: &str) -> Result<Self, InvalidTableName> {
+    pub fn with_table_name(mut self, name: &str) -> Result<Self, InvalidTableName> {
         TABLE_NAMES.check(name)?;
-        Ok(Self::build(self.inner.pool.clone(), name))
+        self.sql = Arc::new(statements(name));
+        Ok(self)
     }
 
     /// Creates the table and its indexes if they do not exist (see the [schema](self#schema)).
@@ -307,16 +291,32 @@ impl SqliteStore {
     /// [`StoreError::Unavailable`] if the database cannot be reached, [`StoreError::Backend`]
     /// if SQLite refuses the DDL (for example a read-only file).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let name = &self.sql.table_name;
+        let t = &self.sql.table;
+        let ddl = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (\
+                 id TEXT PRIMARY KEY NOT NULL, \
+                 data TEXT NOT NULL, \
+                 created_at INTEGER NOT NULL, \
+                 expires_at INTEGER NOT NULL, \
+                 owner TEXT)"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS \"{name}_expires_at_idx\" ON {t} (expires_at)"),
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"{name}_owner_idx\" ON {t} (owner) \
+                 WHERE owner IS NOT NULL"
+            ),
+        ];
         // IMMEDIATE takes the write lock up front (waiting for it like any write), so a
         // concurrent migration cannot invalidate this one's snapshot half-way.
         let mut tx = self
-            .inner
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_error)?;
-        for ddl in &self.inner.migrate {
-            sqlx::query(ddl)
+        for statement in &ddl {
+            sqlx::query(statement)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_error)?;
@@ -326,26 +326,16 @@ impl SqliteStore {
 
     /// The pool the store runs on (to share it, inspect it or [close](SqlitePool::close) it).
     pub fn pool(&self) -> &SqlitePool {
-        &self.inner.pool
+        &self.pool
     }
 
     /// The name of the table the store uses.
     pub fn table_name(&self) -> &str {
-        &self.inner.sql.table_name
-    }
-
-    fn build(pool: SqlitePool, table: &str) -> Self {
-        SqliteStore {
-            inner: Arc::new(Inner {
-                pool,
-                sql: statements(table),
-                migrate: migrate_ddl(table),
-            }),
-        }
+        &self.sql.table_name
     }
 
     async fn conn(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
-        self.inner.pool.acquire().await.map_err(map_error)
+        self.pool.acquire().await.map_err(map_error)
     }
 }
 
@@ -353,19 +343,9 @@ impl SqliteStore {
 /// order: the path and value of each set field, the path of each removed field, the expiry
 /// (if any), the owner (if any), the key, `now`.
 fn patch_sql(table: &str, patch: &Patch<'_>) -> String {
-    let data = (!patch.set.is_empty() || !patch.remove.is_empty()).then(|| {
-        let mut data = String::from("data");
-        for chunk in patch.set.chunks(SET_PAIRS_PER_CALL) {
-            data = format!("json_set({data}{})", ", ?, json(?)".repeat(chunk.len()));
-        }
-        for chunk in patch.remove.chunks(REMOVE_PATHS_PER_CALL) {
-            data = format!("json_remove({data}{})", ", ?".repeat(chunk.len()));
-        }
-        data
-    });
     format!(
         "UPDATE {table} SET {} WHERE id = ? AND expires_at > ?",
-        sql::assignments(data, patch, || "?".to_owned())
+        sql::assignments(PATCH_DATA.data(patch), patch, || "?".to_owned())
     )
 }
 
@@ -469,20 +449,18 @@ fn encode_fields(fields: &FieldMap) -> String {
     out
 }
 
-/// The fields of a stored `data` column.
-fn decode_fields(data: &str) -> Result<FieldMap, StoreError> {
-    let stored: std::collections::HashMap<String, Box<RawValue>> = serde_json::from_str(data)
-        .map_err(|_| StoreError::Corrupt {
-            reason: "the data column is not a JSON object",
-        })?;
-    let mut fields = FieldMap::with_capacity_and_hasher(stored.len(), Default::default());
-    for (key, value) in stored {
+/// The entries of the `data` column, as [`encode_fields`] writes them.
+struct EncodedNames;
+
+impl FieldEncoding for EncodedNames {
+    type Value = Box<RawValue>;
+
+    fn decode(key: String, value: Box<RawValue>) -> Result<(String, Box<RawValue>), StoreError> {
         let name = decode_name(key).ok_or(StoreError::Corrupt {
             reason: "the data column has a key that is not an encoded field name",
         })?;
-        fields.insert(name, value);
+        Ok((name, value))
     }
-    Ok(fields)
 }
 
 fn decode_row(row: &SqliteRow) -> Result<Record, StoreError> {
@@ -490,7 +468,8 @@ fn decode_row(row: &SqliteRow) -> Result<Record, StoreError> {
     let created_at: i64 = sql::column(row, 1, "the created_at column is not an integer")?;
     let expires_at: i64 = sql::column(row, 2, "the expires_at column is not an integer")?;
     let owner: Option<String> = sql::column(row, 3, "the owner column is not text")?;
-    Ok(Record::new(decode_fields(data)?, created_at, expires_at).with_owner(owner))
+    let fields = sql::decode_fields::<EncodedNames>(data, "the data column is not a JSON object")?;
+    Ok(Record::new(fields, created_at, expires_at).with_owner(owner))
 }
 
 // SQLite primary result codes (the low byte of an extended code).
@@ -578,7 +557,7 @@ fn finish<T>(
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
         let mut conn = self.conn().await?;
-        let row = sqlx::query(&self.inner.sql.load)
+        let row = sqlx::query(&self.sql.load)
             .bind(key.to_hex())
             .bind(now)
             .fetch_optional(&mut *conn)
@@ -591,7 +570,7 @@ impl SessionStore for SqliteStore {
     async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
         let data = encode_fields(&record.fields);
         let mut conn = self.conn().await?;
-        let done = sqlx::query(&self.inner.sql.create)
+        let done = sqlx::query(&self.sql.create)
             .bind(key.to_hex())
             .bind(data)
             .bind(record.created_at)
@@ -608,7 +587,7 @@ impl SessionStore for SqliteStore {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let update = patch_sql(&self.inner.sql.table, patch);
+        let update = patch_sql(&self.sql.table, patch);
         let set_paths: Vec<String> = patch.set.iter().map(|(name, _)| json_path(name)).collect();
         let remove_paths: Vec<String> = patch.remove.iter().map(|name| json_path(name)).collect();
         let query = sql::bind_patch(sqlx::query(&update), patch, &set_paths, &remove_paths)
@@ -626,7 +605,7 @@ impl SessionStore for SqliteStore {
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
         let mut conn = self.conn().await?;
-        let done = sqlx::query(&self.inner.sql.touch)
+        let done = sqlx::query(&self.sql.touch)
             .bind(expires_at)
             .bind(key.to_hex())
             .bind(now)
@@ -637,7 +616,7 @@ impl SessionStore for SqliteStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let done = sqlx::query(&self.inner.sql.delete)
+        let done = sqlx::query(&self.sql.delete)
             .bind(key.to_hex())
             .execute(&mut *conn)
             .await;
@@ -650,7 +629,7 @@ impl SessionStore for SqliteStore {
             // A connection per batch: other requests get the pool (and the write lock) in
             // between.
             let mut conn = self.conn().await?;
-            let done = sqlx::query(&self.inner.sql.delete_expired)
+            let done = sqlx::query(&self.sql.delete_expired)
                 .bind(now)
                 .execute(&mut *conn)
                 .await;
@@ -664,7 +643,7 @@ impl SessionStore for SqliteStore {
 
     async fn delete_by_owner(&self, owner: &str) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
-        let done = sqlx::query(&self.inner.sql.delete_by_owner)
+        let done = sqlx::query(&self.sql.delete_by_owner)
             .bind(owner)
             .execute(&mut *conn)
             .await;
