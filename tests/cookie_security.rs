@@ -5,8 +5,6 @@
 mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
@@ -15,7 +13,9 @@ use http::header::{CACHE_CONTROL, VARY};
 use http::StatusCode;
 use session_runtime::{ConfigError, MemoryStore, ReadSession, SameSite, Session, SessionLayer};
 use support::clock::ManualClock;
-use support::cookies::{b64_decode, b64_encode, counter_id, keys};
+use support::cookies::{
+    b64_decode, b64_encode, flip_char, keys, one_bit_flips, recording_id_generator,
+};
 use support::http::{send, Reply};
 use support::stores::Spy;
 
@@ -86,13 +86,6 @@ fn signed(store: &MemoryStore, ids: &[u8]) -> Router {
 
 fn encrypted(store: &MemoryStore, ids: &[u8]) -> Router {
     routes().layer(SessionLayer::new(store.clone()).with_encrypted_cookies(keys(ids)))
-}
-
-/// Replaces the character at `index` with a different base64url character.
-fn flip_char(value: &str, index: usize) -> String {
-    let mut bytes = value.as_bytes().to_vec();
-    bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).unwrap()
 }
 
 /// Asserts that `cookie` gets a fresh, empty session: 200, `0:true`, nothing set.
@@ -192,7 +185,7 @@ async fn a_rotated_key_list_re_signs_an_old_cookie_even_on_a_read_request() {
 #[tokio::test]
 async fn a_re_signed_persistent_cookie_keeps_its_remaining_lifetime() {
     let store = MemoryStore::new();
-    let clock = ManualClock(Arc::new(AtomicI64::new(1_700_000_000_000)));
+    let clock = ManualClock::new();
     let layer = |ids: &[u8]| {
         routes().layer(
             SessionLayer::new(store.clone())
@@ -203,7 +196,7 @@ async fn a_re_signed_persistent_cookie_keeps_its_remaining_lifetime() {
     };
     let (old, rotated) = (layer(&[1]), layer(&[2, 1]));
     let cookie = send(&old, "/inc", None).await.cookie().unwrap();
-    clock.0.fetch_add(100_000, Ordering::SeqCst);
+    clock.at(Duration::from_secs(100));
     let r = send(&rotated, "/peek", Some(&cookie)).await;
     let set = r.set_cookie().expect("re-signed").to_owned();
     assert!(
@@ -238,16 +231,7 @@ async fn flipping_any_character_of_a_signed_cookie_gives_a_fresh_session() {
 #[tokio::test]
 async fn an_encrypted_cookie_does_not_reveal_the_id() {
     let store = MemoryStore::new();
-    let issued = Arc::new(Mutex::new(Vec::<String>::new()));
-    let counter = Arc::new(AtomicU64::new(0));
-    let generator = {
-        let issued = issued.clone();
-        move || {
-            let id = counter_id(&counter);
-            issued.lock().unwrap().push(id.clone());
-            id
-        }
-    };
+    let (issued, generator) = recording_id_generator();
     let app = routes().layer(
         SessionLayer::new(store.clone())
             .with_id_generator(generator)
@@ -295,25 +279,8 @@ async fn flipping_any_bit_of_an_encrypted_cookie_gives_a_fresh_session() {
     assert_eq!(b64_encode(&raw), value, "the test's base64url round-trips");
     let (nonce, tag) = (12, 16);
     assert_eq!(raw.len(), nonce + 43 + tag, "nonce ‖ ciphertext ‖ tag");
-    for byte in 0..raw.len() {
-        let region = if byte < nonce {
-            "nonce"
-        } else if byte >= raw.len() - tag {
-            "tag"
-        } else {
-            "ciphertext"
-        };
-        for bit in 0..8 {
-            let mut t = raw.clone();
-            t[byte] ^= 1 << bit;
-            let forged = format!("sid={}", b64_encode(&t));
-            assert_fresh(
-                &app,
-                &forged,
-                &format!("{region}: bit {bit} of byte {byte}"),
-            )
-            .await;
-        }
+    for (forged, what) in one_bit_flips(&raw, nonce, tag) {
+        assert_fresh(&app, &format!("sid={forged}"), &what).await;
     }
     assert_fresh(&app, &format!("sid={}", &value[..40]), "truncated").await;
     assert_eq!(

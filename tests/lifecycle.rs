@@ -5,8 +5,8 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,12 +17,11 @@ use http::{header, StatusCode};
 use serde::Deserialize;
 use session_runtime::store::{SessionStore, UnixMillis};
 use session_runtime::{
-    CookieKeys, MemoryStore, ReadSession, Session, SessionInfo, SessionKey, SessionLayer,
-    SessionManager,
+    MemoryStore, ReadSession, Session, SessionInfo, SessionKey, SessionLayer, SessionManager,
 };
 use support::clock::{ManualClock, T0};
-use support::cookies::counter_id;
-use support::http::{get_request, send_req, Reply};
+use support::cookies::{flip_char, keys, recording_id_generator};
+use support::http::{get_request, send, send_req, Reply};
 use support::logs::capture_logs;
 use support::stores::{Op, Spy};
 
@@ -243,10 +242,7 @@ fn mins(m: u64) -> Duration {
     Duration::from_secs(m * 60)
 }
 
-async fn send(app: &Router, path: &str, cookie: Option<&str>) -> Reply {
-    send_with(app, path, cookie, None).await
-}
-
+/// [`send`] with a `User-Agent` header if `ua` is given.
 async fn send_with(app: &Router, path: &str, cookie: Option<&str>, ua: Option<&str>) -> Reply {
     let mut req = get_request(path, cookie);
     if let Some(ua) = ua {
@@ -815,16 +811,8 @@ async fn before_save_adds_a_field_to_writes_and_never_runs_on_reads() {
 #[tokio::test]
 async fn a_custom_id_generator_supplies_the_cookie_value() {
     let spy = Spy::new();
-    let issued = Arc::new(Mutex::new(Vec::<String>::new()));
-    let counter = Arc::new(AtomicU64::new(1));
-    let app = routes().layer(SessionLayer::new(spy.clone()).with_id_generator({
-        let issued = issued.clone();
-        move || {
-            let id = counter_id(&counter);
-            issued.lock().unwrap().push(id.clone());
-            id
-        }
-    }));
+    let (issued, generator) = recording_id_generator();
+    let app = routes().layer(SessionLayer::new(spy.clone()).with_id_generator(generator));
     let r = send(&app, "/inc", None).await;
     let value = r.value().unwrap();
     assert_eq!(value.len(), 40, "{value}");
@@ -1203,13 +1191,10 @@ async fn refused_sessions_are_logged_without_ids() {
     let signed = routes().layer(
         SessionLayer::new(store.clone())
             .with_clock(clock.clone())
-            .with_signed_cookies(CookieKeys::new([[1u8; 32]]).unwrap()),
+            .with_signed_cookies(keys(&[1])),
     );
     let value = send(&signed, "/inc", None).await.value().unwrap();
-    let mut forged = value.clone().into_bytes();
-    let last = forged.len() - 2;
-    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).unwrap();
+    let forged = flip_char(&value, value.len() - 2);
     secrets.extend([value.clone(), forged.clone()]);
     capture.take();
     let r = send(&signed, "/peek", Some(&format!("sid={forged}"))).await;

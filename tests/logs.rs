@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::sync::atomic::Ordering;
+
 use axum::routing::get;
 use axum::Router;
 use session_runtime::store::{Patch, SessionStore};
@@ -79,16 +81,10 @@ async fn ids_never_reach_the_logs() {
     let app2 = routes().layer(SessionLayer::new(faulty.clone()));
     let c3 = cookie_of(&app2, "/inc", None).await.unwrap();
     seen_ids.push(c3["sid=".len()..].to_owned());
-    faulty
-        .fail_loads
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    faulty.fail_loads.store(true, Ordering::SeqCst);
     cookie_of(&app2, "/inc", Some(&c3)).await;
-    faulty
-        .fail_loads
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    faulty
-        .fail_writes
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    faulty.fail_loads.store(false, Ordering::SeqCst);
+    faulty.fail_writes.store(true, Ordering::SeqCst);
     cookie_of(&app2, "/inc", Some(&c3)).await;
 
     let logs = capture.text();

@@ -43,30 +43,14 @@ fn connect_options() -> MySqlConnectOptions {
 
 /// `host:port` of the server, from the URL.
 fn target() -> String {
-    let url = url();
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:3306")
-    }
+    let opts = connect_options();
+    format!("{}:{}", opts.get_host(), opts.get_port())
 }
 
 /// `None` (after one `SKIPPED` line) when the server is unreachable and the services are not
 /// required; a panic when they are.
 fn require_server() -> Option<()> {
     engines::require("mysql store suite", engines::tcp_reachable(&target()))
-}
-
-async fn pool(acquire_timeout: Duration) -> MySqlPool {
-    MySqlPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(acquire_timeout)
-        .connect_with(connect_options())
-        .await
-        .unwrap_or_else(|e| panic!("mysql store suite: cannot connect to {}: {e}", url()))
 }
 
 /// Drops the table `table` when dropped (see [`CleanUp`]).
@@ -99,7 +83,13 @@ async fn on_pool(pool: MySqlPool) -> TestStore {
 
 async fn fresh_store() -> Option<TestStore> {
     require_server()?;
-    Some(on_pool(pool(Duration::from_secs(10)).await).await)
+    let pool = MySqlPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("mysql store suite: cannot connect to {}: {e}", url()));
+    Some(on_pool(pool).await)
 }
 
 mod mysql {
@@ -164,33 +154,23 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
 #[tokio::test]
 async fn invalid_table_names_are_refused() {
     let pool = MySqlPoolOptions::new().connect_lazy_with(connect_options());
-    let store = MySqlStore::new(pool);
-    assert_eq!(store.table_name(), "sessions", "the default table name");
     let long = "t".repeat(65);
-    for bad in [
-        "",
-        "sessions; DROP TABLE x",
-        "a-b",
-        "a b",
-        "a`b",
-        "db.table",
-        "sessões",
-        &long,
-    ] {
-        let err = store
-            .clone()
-            .with_table_name(bad)
-            .expect_err(&format!("table name {bad:?} must be refused"));
-        assert_eq!(err.name, bad);
-        assert!(
-            err.to_string().contains("invalid session table name"),
-            "{err}"
-        );
-    }
-    for good in ["s", "app_sessions", "Sessions2", "_x", &"t".repeat(64)] {
-        let s = store.clone().with_table_name(good).expect(good);
-        assert_eq!(s.table_name(), good);
-    }
+    sql_cases::invalid_table_names_are_refused(
+        &MySqlStore::new(pool),
+        MySqlStore::table_name,
+        MySqlStore::with_table_name,
+        &[
+            "",
+            "sessions; DROP TABLE x",
+            "a-b",
+            "a b",
+            "a`b",
+            "db.table",
+            "sessões",
+            &long,
+        ],
+        &["s", "app_sessions", "Sessions2", "_x", &"t".repeat(64)],
+    );
 }
 
 /// The stored form is the documented one: plain names stay as they are (so SQL can read

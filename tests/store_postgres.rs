@@ -46,15 +46,6 @@ fn require_server() -> Option<()> {
     engines::require("postgres store suite", engines::tcp_reachable(&target))
 }
 
-async fn pool(acquire_timeout: Duration) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(acquire_timeout)
-        .connect_with(connect_options())
-        .await
-        .unwrap_or_else(|e| panic!("postgres store suite: cannot connect to {}: {e}", url()))
-}
-
 /// Drops the table `table` when dropped (see [`CleanUp`]).
 fn drop_table(table: String) -> CleanUp {
     CleanUp::new(async move {
@@ -85,7 +76,13 @@ async fn on_pool(pool: PgPool) -> TestStore {
 
 async fn fresh_store() -> Option<TestStore> {
     require_server()?;
-    Some(on_pool(pool(Duration::from_secs(10)).await).await)
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("postgres store suite: cannot connect to {}: {e}", url()));
+    Some(on_pool(pool).await)
 }
 
 mod postgres {
@@ -153,33 +150,23 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
 #[tokio::test]
 async fn invalid_table_names_are_refused() {
     let pool = PgPoolOptions::new().connect_lazy_with(connect_options());
-    let store = PostgresStore::new(pool);
-    assert_eq!(store.table_name(), "sessions", "the default table name");
     let long = "t".repeat(49);
-    for bad in [
-        "",
-        "sessions; DROP TABLE x",
-        "a-b",
-        "a b",
-        "a\"b",
-        "schema.table",
-        "sessões",
-        &long,
-    ] {
-        let err = store
-            .clone()
-            .with_table_name(bad)
-            .expect_err(&format!("table name {bad:?} must be refused"));
-        assert_eq!(err.name, bad);
-        assert!(
-            err.to_string().contains("invalid session table name"),
-            "{err}"
-        );
-    }
-    for good in ["s", "app_sessions", "Sessions2", "_x", &"t".repeat(48)] {
-        let s = store.clone().with_table_name(good).expect(good);
-        assert_eq!(s.table_name(), good);
-    }
+    sql_cases::invalid_table_names_are_refused(
+        &PostgresStore::new(pool),
+        PostgresStore::table_name,
+        PostgresStore::with_table_name,
+        &[
+            "",
+            "sessions; DROP TABLE x",
+            "a-b",
+            "a b",
+            "a\"b",
+            "schema.table",
+            "sessões",
+            &long,
+        ],
+        &["s", "app_sessions", "Sessions2", "_x", &"t".repeat(48)],
+    );
 }
 
 /// The stored form is the documented one: keys escaped (`%` → `%25`, NUL → `%00`), values are

@@ -1,9 +1,10 @@
-//! Cookie keys, unpadded URL-safe base64 (the test crate has no base64 dependency), and a
-//! custom id generator.
+//! Cookie keys, unpadded URL-safe base64 (the test crate has no base64 dependency), forged
+//! cookie values, and a custom id generator.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use session_runtime::CookieKeys;
 
@@ -53,8 +54,59 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// `value` with the character at `index` replaced by a different base64url character.
+pub fn flip_char(value: &str, index: usize) -> String {
+    let mut bytes = value.as_bytes().to_vec();
+    bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Every copy of a sealed cookie `raw` (a `nonce`-byte nonce, the ciphertext, a `tag`-byte tag)
+/// with one bit flipped, byte by byte and bit by bit: the copy as unpadded base64url, and what
+/// was flipped (`"tag: bit 3 of byte 60"`).
+pub fn one_bit_flips(raw: &[u8], nonce: usize, tag: usize) -> Vec<(String, String)> {
+    let mut flips = Vec::with_capacity(raw.len() * 8);
+    for byte in 0..raw.len() {
+        let region = if byte < nonce {
+            "nonce"
+        } else if byte >= raw.len() - tag {
+            "tag"
+        } else {
+            "ciphertext"
+        };
+        for bit in 0..8 {
+            let mut t = raw.to_vec();
+            t[byte] ^= 1 << bit;
+            flips.push((
+                b64_encode(&t),
+                format!("{region}: bit {bit} of byte {byte}"),
+            ));
+        }
+    }
+    flips
+}
+
+/// An id generator for `SessionLayer::with_id_generator` (40 hex characters: a counter plus
+/// 128 bits from std's random hasher keys), and every id it has handed out, in order.
+pub fn recording_id_generator() -> (
+    Arc<Mutex<Vec<String>>>,
+    impl Fn() -> String + Send + Sync + 'static,
+) {
+    let issued = Arc::new(Mutex::new(Vec::new()));
+    let counter = AtomicU64::new(0);
+    let generator = {
+        let issued = issued.clone();
+        move || {
+            let id = counter_id(&counter);
+            issued.lock().unwrap().push(id.clone());
+            id
+        }
+    };
+    (issued, generator)
+}
+
 /// 40 hex characters: a counter plus 128 bits from std's random hasher keys.
-pub fn counter_id(counter: &AtomicU64) -> String {
+fn counter_id(counter: &AtomicU64) -> String {
     let n = counter.fetch_add(1, Ordering::SeqCst);
     let r1 = RandomState::new().build_hasher().finish();
     let mut h = RandomState::new().build_hasher();

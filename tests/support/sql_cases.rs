@@ -1,11 +1,18 @@
 //! Test bodies shared by the SQL store suites (`store_postgres`, `store_mysql`): the same
 //! checks over different stores and pools. Each suite keeps its own `#[tokio::test]`s (names,
-//! pools, SQL) and calls these with what differs: the store, and closures for what only the
-//! concrete store type can do (`migrate`, `connect`).
+//! pools, SQL, table names) and calls these with what differs: the store, its data, and
+//! closures (or methods) for what only the concrete store type can do (`migrate`, `connect`,
+//! `with_table_name`).
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+// One type, re-exported by each SQL store module.
+#[cfg(feature = "mysql")]
+use session_runtime::store::mysql::InvalidTableName;
+#[cfg(not(feature = "mysql"))]
+use session_runtime::store::postgres::InvalidTableName;
 use session_runtime::store::{Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use session_runtime::SessionKey;
 use tokio::task::JoinHandle;
@@ -40,6 +47,32 @@ where
     }
     let loaded = must_load(store, &key, T0, "after migrate ran again").await;
     assert_fields(&loaded, &data, "migrate must keep existing rows");
+}
+
+/// `invalid_table_names_are_refused`: `store` has the default table name; every name in `bad`
+/// is refused (with an error naming it), every name in `good` is taken. `table_name` and
+/// `with_table_name` are the store type's own methods.
+pub fn invalid_table_names_are_refused<S: Clone + Debug>(
+    store: &S,
+    table_name: fn(&S) -> &str,
+    with_table_name: fn(S, &str) -> Result<S, InvalidTableName>,
+    bad: &[&str],
+    good: &[&str],
+) {
+    assert_eq!(table_name(store), "sessions", "the default table name");
+    for &bad in bad {
+        let err = with_table_name(store.clone(), bad)
+            .expect_err(&format!("table name {bad:?} must be refused"));
+        assert_eq!(err.name, bad);
+        assert!(
+            err.to_string().contains("invalid session table name"),
+            "{err}"
+        );
+    }
+    for &good in good {
+        let s = with_table_name(store.clone(), good).expect(good);
+        assert_eq!(table_name(&s), good);
+    }
 }
 
 /// The first part of `patch_merges_on_the_server`: `side_write(key)` adds `b = 2` behind the

@@ -4,7 +4,6 @@
 //! test can assert "no store I/O" or "only field `a` was written". [`Faulty`] is the only
 //! stand-in: it injects failures a real engine cannot produce on demand. Both are written
 //! with [`wrapper_store!`], which other wrappers (`engines::Guarded`) use too.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
