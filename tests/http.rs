@@ -418,13 +418,21 @@ async fn bad_cookies_give_a_fresh_session_never_an_error() {
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "0:true"));
     // The good cookie still works afterwards.
     assert_eq!(send(&app, "/peek", &[&good]).await.body, "1:false");
-    // Other cookies around ours are fine.
+    // Other cookies around ours are fine, in the same header even when they hold UTF-8 text.
     assert_eq!(
         send(&app, "/peek", &[&format!("a=1; {good}; b=2")])
             .await
             .body,
         "1:false"
     );
+    let req = Request::get("/peek")
+        .header(
+            header::COOKIE,
+            http::HeaderValue::from_bytes(format!("name=Zoë; {good}").as_bytes()).unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send_req(&app, req).await.body, "1:false");
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ impl fmt::Debug for SessionInfo<'_> {
 /// A change about to be saved, as `before_save` sees it: the fields that will be written or
 /// removed. The hook may add or remove fields; it runs only when a write is about to happen.
 pub struct PendingSave<'a> {
-    pub(crate) changes: &'a mut Vec<(Cow<'static, str>, Option<Box<RawValue>>)>,
+    pub(crate) changes: &'a mut crate::state::Changes,
     pub(crate) is_new: bool,
 }
 

@@ -41,6 +41,7 @@ impl SessionLayer {
         SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Server(Arc::new(store)),
+            empty: Arc::default(),
         })
     }
 
@@ -58,6 +59,7 @@ impl SessionLayer {
         SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Cookie(keys),
+            empty: Arc::default(),
         })
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::HeaderValue;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use crate::config::{Config, MAX_COOKIE_VALUE};
 use crate::data::{SessionData, SessionView, Tracked};
@@ -14,7 +15,9 @@ use crate::error::CommitError;
 use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
-use crate::store::{Created, DynStore, FieldMap, Patch, Patched, Record, StoreError, UnixMillis};
+use crate::store::{
+    Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, UnixMillis,
+};
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
 pub(crate) const TTL_FIELD: &str = "$ttl";
@@ -35,6 +38,8 @@ pub(crate) enum Backend {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) backend: Backend,
+    /// An empty field map every request starts from (a reference count, not an allocation).
+    pub(crate) empty: Arc<FieldMap>,
 }
 
 /// Why a session cookie was not used.
@@ -80,8 +85,10 @@ impl Incoming {
         let config = &shared.config;
         let mut found: Option<&str> = None;
         for header in headers.get_all(http::header::COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            // `to_str` admits only visible ASCII and tabs, so ASCII trimming is whole trimming.
+            // Other cookies may carry UTF-8 text; a session id never does.
+            let Ok(text) = std::str::from_utf8(header.as_bytes()) else {
+                continue;
+            };
             for pair in text.split(';') {
                 let Some((name, value)) = pair.split_once('=') else {
                     continue;
@@ -158,7 +165,9 @@ pub(crate) enum CookieOut {
     Clear,
 }
 
-type Changes = Vec<(Cow<'static, str>, Option<Box<RawValue>>)>;
+/// Changes since load or the last save, by stored name: `Some` sets, `None` removes. A request
+/// rarely changes more than two fields, which then need no allocation.
+pub(crate) type Changes = SmallVec<[(Cow<'static, str>, Option<Box<RawValue>>); 2]>;
 
 #[derive(Debug)]
 struct State {
@@ -264,6 +273,7 @@ struct Sealed {
 
 impl RequestSession {
     pub(crate) fn new(shared: Arc<Shared>, incoming: Incoming) -> Self {
+        let base = shared.empty.clone();
         RequestSession {
             shared,
             incoming,
@@ -271,10 +281,10 @@ impl RequestSession {
                 loaded: false,
                 existing: None,
                 stale_key: false,
-                base: Arc::default(),
+                base,
                 created_at: 0,
                 expires_at: 0,
-                changes: Vec::new(),
+                changes: Changes::new(),
                 action: Action::None,
                 owner_field: None,
                 owner: None,
@@ -500,7 +510,7 @@ impl RequestSession {
     pub(crate) fn destroy(&self) {
         let mut st = self.lock();
         st.action = Action::Destroy;
-        st.base = Arc::default();
+        st.base = self.shared.empty.clone();
         st.changes.clear();
     }
 
@@ -542,12 +552,9 @@ impl RequestSession {
         }
     }
 
-    /// The end of the request: commits pending changes (in auto-commit mode) and returns the
-    /// cookie decision of the whole request.
+    /// The end of the request when [`finish_now`](Self::finish_now) found a store write due:
+    /// commits the pending changes and returns the cookie decision of the whole request.
     pub(crate) async fn finish(&self) -> Result<CookieOut, CommitError> {
-        if let Some(done) = self.finish_now() {
-            return done;
-        }
         let result = self.commit(false, true).await;
         self.lock().close(result)
     }
@@ -582,7 +589,7 @@ impl RequestSession {
                 stale_key: st.stale_key,
                 changes: std::mem::take(&mut st.changes),
                 base: if last {
-                    std::mem::take(&mut st.base)
+                    std::mem::replace(&mut st.base, self.shared.empty.clone())
                 } else {
                     st.base.clone()
                 },
@@ -620,7 +627,8 @@ impl RequestSession {
                 }
                 Ok(())
             }
-            Err((error, changes)) => {
+            Err(failed) => {
+                let Failed { error, changes } = *failed;
                 // Put the changes back so a retry (or the final commit) still has them.
                 let mut st = self.lock();
                 let later = std::mem::replace(&mut st.changes, changes);
@@ -632,11 +640,7 @@ impl RequestSession {
         }
     }
 
-    async fn execute(
-        &self,
-        s: Snapshot,
-        now: UnixMillis,
-    ) -> Result<Outcome, (CommitError, Changes)> {
+    async fn execute(&self, s: Snapshot, now: UnixMillis) -> Result<Outcome, Box<Failed>> {
         let config = self.config();
         let ttl = ttl_of(&s.base, &s.changes);
         let ttl_changed = s.changes.iter().any(|(n, _)| n == TTL_FIELD);
@@ -644,7 +648,7 @@ impl RequestSession {
         // Removing a field the session does not hold changes nothing (typically a flash
         // field read while empty): not worth a write.
         changes.retain(|(name, change)| change.is_some() || s.base.contains_key(name.as_ref()));
-        let fail = |e: CommitError, changes: Changes| Err((e, changes));
+        let fail = |e: CommitError, changes: Changes| Err(Failed::new(e, changes));
         // Where an existing session's deadline moves now, if anywhere: a new "remember me"
         // lifetime restarts it, otherwise the idle/renew rule decides.
         let slid = || {
@@ -700,7 +704,7 @@ impl RequestSession {
                                 s.created_at,
                                 expires_at,
                             )),
-                            Err(e) => fail(e, Vec::new()),
+                            Err(e) => fail(e, Changes::new()),
                         }
                     }
                     Existing::Server { id, key } => {
@@ -723,13 +727,18 @@ impl RequestSession {
                         let result = if changes.is_empty() {
                             store.touch_any(&key, expires_at, now).await
                         } else {
-                            let mut patch = Patch::new();
+                            // Borrowed from `changes`, on the stack for up to four of each.
+                            let mut set = SmallVec::<[(&str, &RawValue); 4]>::new();
+                            let mut remove = SmallVec::<[&str; 4]>::new();
                             for (name, change) in &changes {
                                 match change {
-                                    Some(v) => patch.set.push((name, v)),
-                                    None => patch.remove.push(name),
+                                    Some(v) => set.push((name, v)),
+                                    None => remove.push(name),
                                 }
                             }
+                            let mut patch = Patch::new();
+                            patch.set = PatchList::borrowed(&set);
+                            patch.remove = PatchList::borrowed(&remove);
                             if new_expiry.is_some() {
                                 patch = patch.expires_at(expires_at);
                             }
@@ -809,7 +818,9 @@ impl RequestSession {
                         .await?
                 };
                 if let Some(Existing::Server { key, .. }) = existing {
-                    self.delete(&key).await.map_err(|e| (e, Vec::new()))?;
+                    self.delete(&key)
+                        .await
+                        .map_err(|e| Failed::new(e, Changes::new()))?;
                 }
                 Ok(outcome)
             }
@@ -822,7 +833,7 @@ impl RequestSession {
                 if changes.iter().any(|(_, c)| c.is_some()) {
                     self.before_save(&mut changes, true);
                     let fields = apply(FieldMap::default(), changes);
-                    let ttl = ttl_of(&fields, &Vec::new());
+                    let ttl = ttl_of(&fields, &Changes::new());
                     let expires_at = config.deadline(now, now, ttl);
                     let owner = self.owner_of(s.owner_field, &fields);
                     return self
@@ -861,7 +872,7 @@ impl RequestSession {
         ttl: Option<UnixMillis>,
         owner: Option<String>,
         now: UnixMillis,
-    ) -> Result<Outcome, (CommitError, Changes)> {
+    ) -> Result<Outcome, Box<Failed>> {
         let store = match &self.shared.backend {
             Backend::Cookie(_) => {
                 return match self.seal(fields.clone(), created_at, expires_at, ttl, now) {
@@ -872,7 +883,7 @@ impl RequestSession {
                         created_at,
                         expires_at,
                     )),
-                    Err(e) => Err((e, Vec::new())),
+                    Err(e) => Err(Failed::new(e, Changes::new())),
                 };
             }
             Backend::Server(store) => store,
@@ -881,7 +892,7 @@ impl RequestSession {
         for _ in 0..4 {
             let id = match self.generate_id() {
                 Ok(id) => id,
-                Err(e) => return Err((e, Vec::new())),
+                Err(e) => return Err(Failed::new(e, Changes::new())),
             };
             let key = id.key(&self.config().key_prefix);
             match store.create_any(&key, &record).await {
@@ -901,10 +912,10 @@ impl RequestSession {
                 Ok(Created::Collision) => {
                     tracing::warn!("session id collision; generating another id")
                 }
-                Err(e) => return Err((e.into(), Vec::new())),
+                Err(e) => return Err(Failed::new(e.into(), Changes::new())),
             }
         }
-        Err((CommitError::IdCollisions, Vec::new()))
+        Err(Failed::new(CommitError::IdCollisions, Changes::new()))
     }
 
     fn owner_of(&self, field: Option<&str>, fields: &FieldMap) -> Option<String> {
@@ -1020,6 +1031,19 @@ struct Snapshot {
     owner: Option<String>,
     force: bool,
     last: bool,
+}
+
+/// A failed commit: the error, and the changes it did not save (put back for a retry).
+/// Boxed: it is the rare path, and the changes are kept inline.
+struct Failed {
+    error: CommitError,
+    changes: Changes,
+}
+
+impl Failed {
+    fn new(error: CommitError, changes: Changes) -> Box<Self> {
+        Box::new(Failed { error, changes })
+    }
 }
 
 struct NewState {

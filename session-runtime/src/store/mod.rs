@@ -91,17 +91,82 @@ impl Record {
 }
 
 /// A per-field change to one record, applied atomically and only if the record still exists.
+///
+/// On the request path the field lists borrow the runtime's own change list (building a
+/// patch allocates nothing); the builder methods make owned ones.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Patch<'a> {
     /// Fields to set (insert or overwrite).
-    pub set: Vec<(&'a str, &'a RawValue)>,
+    pub set: PatchList<'a, (&'a str, &'a RawValue)>,
     /// Fields to remove.
-    pub remove: Vec<&'a str>,
+    pub remove: PatchList<'a, &'a str>,
     /// A new expiry, or `None` to keep the current one.
     pub expires_at: Option<UnixMillis>,
     /// A new owner (`Some(None)` clears it), or `None` to keep the current one.
     pub owner: Option<Option<&'a str>>,
+}
+
+/// One of the field lists of a [`Patch`]: borrowed or owned, used as a slice.
+///
+/// Unlike `Cow<[T]>` it is covariant, so a `&Patch<'long>` can be kept where a
+/// `&Patch<'short>` is expected (a wrapper store recording the patches it sees, say).
+#[derive(Clone)]
+pub struct PatchList<'a, T>(ListItems<'a, T>);
+
+#[derive(Clone)]
+enum ListItems<'a, T> {
+    Borrowed(&'a [T]),
+    Owned(Vec<T>),
+}
+
+impl<'a, T> PatchList<'a, T> {
+    /// A list borrowing `items`.
+    pub fn borrowed(items: &'a [T]) -> Self {
+        PatchList(ListItems::Borrowed(items))
+    }
+
+    fn push(&mut self, item: T)
+    where
+        T: Clone,
+    {
+        if let ListItems::Borrowed(items) = self.0 {
+            self.0 = ListItems::Owned(items.to_vec());
+        }
+        if let ListItems::Owned(items) = &mut self.0 {
+            items.push(item);
+        }
+    }
+}
+
+impl<T> Default for PatchList<'_, T> {
+    fn default() -> Self {
+        PatchList(ListItems::Borrowed(&[]))
+    }
+}
+
+impl<T> std::ops::Deref for PatchList<'_, T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match &self.0 {
+            ListItems::Borrowed(items) => items,
+            ListItems::Owned(items) => items,
+        }
+    }
+}
+
+impl<'l, T> IntoIterator for &'l PatchList<'_, T> {
+    type Item = &'l T;
+    type IntoIter = std::slice::Iter<'l, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for PatchList<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl<'a> Patch<'a> {
@@ -461,4 +526,30 @@ pub fn spawn_cleanup<S: SessionStore>(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_borrows_its_lists_until_the_builder_adds_to_them() {
+        let one = RawValue::from_string("1".to_owned()).unwrap();
+        let two = RawValue::from_string("2".to_owned()).unwrap();
+        let listed = [("a", &*one)];
+        let mut patch = Patch::new();
+        patch.set = PatchList::borrowed(&listed);
+        let patch = patch.set("b", &two).remove("c");
+        let set: Vec<_> = patch.set.iter().map(|(n, v)| (*n, v.get())).collect();
+        assert_eq!(set, [("a", "1"), ("b", "2")]);
+        assert_eq!(&*patch.remove, ["c"]);
+        assert_eq!(listed.len(), 1, "the borrowed list is left alone");
+        assert_eq!(format!("{:?}", patch.remove), r#"["c"]"#);
+    }
+
+    // Compiles only if `Patch` is covariant in its lifetime.
+    #[allow(dead_code)]
+    fn shorten<'short, 'long: 'short>(patch: &'short Patch<'long>) -> &'short Patch<'short> {
+        patch
+    }
 }
