@@ -14,7 +14,11 @@
 //! supported: the published stores for Redis (`tower-sessions-redis-store` 0.16.0, the latest)
 //! and PostgreSQL (`tower-sessions-sqlx-store` 0.15.0, the latest) both depend on
 //! `tower-sessions-core` ^0.14, whose `SessionStore` trait is not the one tower-sessions 0.15
-//! uses, so no published store fits; `redis://` and `postgres://` are refused with that reason.
+//! uses, so no published store fits here; `redis://` and `postgres://` are refused with that
+//! reason. The comparison on Redis and PostgreSQL is made by the tower-sessions **0.14** twin
+//! with those stores, the standalone project `scripts/tower-sessions-stores/`, which
+//! `scripts/bench-http.sh` builds and runs in place of this server for `STORE=redis` and
+//! `STORE=postgres`.
 //!
 //! The layer has tower-sessions' default expiry (browser-session cookie, record kept two
 //! weeks) with the cookie's `Secure` flag off so that plain http works.
