@@ -276,7 +276,7 @@ impl<T> Tracked<T> {
 
 /// Encodes one field value as JSON (used by generated code).
 ///
-/// A value of up to [`INLINE_JSON`] bytes is written into a buffer on the stack, read back
+/// A value of up to 64 bytes (`INLINE_JSON`) is written into a buffer on the stack, read back
 /// as a borrowed `RawValue` and copied into an allocation of exactly its size: one
 /// allocation, where `serde_json::value::to_raw_value` makes a 128-byte one and shrinks it.
 /// Reading it back checks the JSON again (`RawValue` has no safe unchecked constructor, and
@@ -295,7 +295,7 @@ pub fn encode_value<V: serde::Serialize + ?Sized>(
 }
 
 /// Most bytes of JSON [`encode_value`] writes on the stack.
-pub const INLINE_JSON: usize = 64;
+const INLINE_JSON: usize = 64;
 
 /// A fixed buffer that refuses to grow (the writer's error sends [`encode_value`] to the
 /// allocating path).

@@ -45,12 +45,11 @@
 
 #[path = "../../../examples/support/bench.rs"]
 mod bench;
+#[path = "../../../examples/support/tower_routes.rs"]
+mod tower_routes;
 
-use axum::http::StatusCode;
-use axum::routing::get;
 use axum::Router;
-use bench::hold;
-use tower_sessions::{Session, SessionManagerLayer, SessionStore};
+use tower_sessions::{SessionManagerLayer, SessionStore};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::sqlx::PgPool;
@@ -59,56 +58,8 @@ use tower_sessions_sqlx_store::PostgresStore;
 /// Clients in the fred pool behind the Redis store (each one a pipelined connection).
 const REDIS_POOL_SIZE: usize = 6;
 
-type Answer = Result<String, (StatusCode, String)>;
-
-fn internal(e: tower_sessions::session::Error) -> (StatusCode, String) {
-    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
-async fn bump(session: &Session, field: &str) -> Answer {
-    let n = session
-        .get::<u64>(field)
-        .await
-        .map_err(internal)?
-        .unwrap_or(0)
-        + 1;
-    hold().await;
-    session.insert(field, n).await.map_err(internal)?;
-    Ok(n.to_string())
-}
-
-async fn peek(session: &Session, field: &str) -> Answer {
-    let n = session
-        .get::<u64>(field)
-        .await
-        .map_err(internal)?
-        .unwrap_or(0);
-    Ok(n.to_string())
-}
-
-async fn inc(session: Session) -> Answer {
-    bump(&session, "count").await
-}
-
-async fn inc2(session: Session) -> Answer {
-    bump(&session, "count2").await
-}
-
-async fn read(session: Session) -> Answer {
-    peek(&session, "count").await
-}
-
-async fn read2(session: Session) -> Answer {
-    peek(&session, "count2").await
-}
-
 fn app<S: SessionStore + Clone>(store: S) -> Router {
-    Router::new()
-        .route("/inc", get(inc))
-        .route("/inc2", get(inc2))
-        .route("/read", get(read))
-        .route("/read2", get(read2))
-        .layer(SessionManagerLayer::new(store).with_secure(false))
+    tower_routes::routes().layer(SessionManagerLayer::new(store).with_secure(false))
 }
 
 /// A Redis store over a fred pool connected to `url` (an error if Redis cannot be reached).
