@@ -251,6 +251,36 @@ async fn a_store_with_a_synchronous_face_is_called_without_futures() {
 }
 
 #[tokio::test]
+async fn a_failed_synchronous_write_answers_500_and_loses_nothing_stored() {
+    let store = SyncSpy::default();
+    let outage = store.1.clone();
+    let app = app(store.clone());
+    let cookie = send(&app, "/inc", &[]).await.cookie().unwrap();
+    assert_eq!(send(&app, "/inc", &[&cookie]).await.body, "2");
+    outage.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = send(&app, "/inc", &[&cookie]).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.set_cookies.is_empty());
+    let r = send(&app, "/inc", &[]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a create fails too"
+    );
+    assert!(
+        r.set_cookies.is_empty(),
+        "no cookie for a session never stored"
+    );
+    outage.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        send(&app, "/peek", &[&cookie]).await.body,
+        "2:false",
+        "the stored session is as the last successful write left it"
+    );
+    assert_eq!(send(&app, "/inc", &[&cookie]).await.body, "3");
+}
+
+#[tokio::test]
 async fn a_write_patches_only_the_dirty_field_and_keeps_the_cookie() {
     let spy = Spy::new();
     let app = app(spy.clone());

@@ -283,40 +283,73 @@ impl Config {
 
     /// Renders a `Set-Cookie` value. `value = None` clears the cookie; `max_age` makes it
     /// persistent.
+    ///
+    /// The text is written into one allocation of exactly its length, which the `HeaderValue`
+    /// then takes over as is (a buffer with spare capacity would cost it a second allocation).
     pub(crate) fn set_cookie(&self, value: Option<&str>, max_age_secs: Option<i64>) -> String {
-        let mut s = String::with_capacity(192);
-        s.push_str(&self.cookie_name);
-        s.push('=');
+        let mut digits = [0u8; 20];
+        let max_age = max_age_secs.map(|secs| decimal(secs.max(0).unsigned_abs(), &mut digits));
+        let mut len = 0;
+        self.set_cookie_parts(value, max_age, |part| len += part.len());
+        let mut s = String::with_capacity(len);
+        self.set_cookie_parts(value, max_age, |part| s.push_str(part));
+        s
+    }
+
+    /// The pieces of a `Set-Cookie` value, in order (see [`set_cookie`](Self::set_cookie)).
+    fn set_cookie_parts(
+        &self,
+        value: Option<&str>,
+        max_age: Option<&str>,
+        mut out: impl FnMut(&str),
+    ) {
+        out(&self.cookie_name);
+        out("=");
         if let Some(v) = value {
-            s.push_str(v);
+            out(v);
         }
-        s.push_str("; Path=");
-        s.push_str(&self.path);
+        out("; Path=");
+        out(&self.path);
         if let Some(d) = &self.domain {
-            s.push_str("; Domain=");
-            s.push_str(d);
+            out("; Domain=");
+            out(d);
         }
-        match (value, max_age_secs) {
-            (None, _) => s.push_str("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+        match (value, max_age) {
+            (None, _) => out("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
             (Some(_), Some(secs)) => {
-                s.push_str("; Max-Age=");
-                s.push_str(&secs.max(0).to_string());
+                out("; Max-Age=");
+                out(secs);
             }
             (Some(_), None) => {}
         }
         if self.http_only {
-            s.push_str("; HttpOnly");
+            out("; HttpOnly");
         }
         if self.secure {
-            s.push_str("; Secure");
+            out("; Secure");
         }
-        s.push_str("; SameSite=");
-        s.push_str(self.same_site.as_str());
+        out("; SameSite=");
+        out(self.same_site.as_str());
         if self.partitioned {
-            s.push_str("; Partitioned");
+            out("; Partitioned");
         }
-        s
     }
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // `n % 10` is one digit.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -344,6 +377,25 @@ mod tests {
             ..Config::default()
         };
         assert!(p.set_cookie(Some("a"), None).ends_with("; Partitioned"));
+        let d = Config {
+            domain: Some("example.com".into()),
+            ..Config::default()
+        };
+        for (secs, shown) in [
+            (0, "0"),
+            (9, "9"),
+            (10, "10"),
+            (86_400, "86400"),
+            (-5, "0"),
+            (i64::MAX, "9223372036854775807"),
+        ] {
+            let s = d.set_cookie(Some("abc"), Some(secs));
+            assert_eq!(
+                s,
+                format!("sid=abc; Path=/; Domain=example.com; Max-Age={shown}; HttpOnly; Secure; SameSite=Lax")
+            );
+            assert_eq!(s.capacity(), s.len(), "one exact allocation");
+        }
     }
 
     #[test]

@@ -213,8 +213,8 @@ impl fmt::Debug for SessionKey {
 }
 
 /// A short, non-reversible tag for a cookie value that could not be used (for log lines).
-pub(crate) fn value_tag(value: &str) -> String {
-    hex(&Sha256::digest(value.as_bytes())[..6])
+pub(crate) fn value_tag(value: impl AsRef<[u8]>) -> String {
+    hex(&Sha256::digest(value.as_ref())[..6])
 }
 
 /// Lower-case hex of `bytes`.

@@ -13,7 +13,7 @@ use crate::config::{Config, MAX_COOKIE_VALUE};
 use crate::data::{SessionData, SessionView, Tracked};
 use crate::error::CommitError;
 use crate::hooks::{PendingSave, SessionInfo};
-use crate::id::{value_tag, Decoded, SessionId, SessionKey};
+use crate::id::{value_tag, Codec, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
     Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, UnixMillis,
@@ -78,24 +78,29 @@ pub(crate) enum Incoming {
 impl Incoming {
     /// Reads the session cookie from the request headers.
     ///
-    /// Rules: every `Cookie` header is scanned; a header that is not valid UTF-8 is ignored;
-    /// if the session cookie appears more than once (for example a planted copy with a
-    /// narrower `Path`), none of the copies is trusted and the request gets a fresh session.
+    /// Rules: every `Cookie` header is scanned as bytes (other cookies may hold any text); if
+    /// the session cookie appears more than once (for example a planted copy with a narrower
+    /// `Path`), none of the copies is trusted and the request gets a fresh session; a session
+    /// cookie whose value is not UTF-8 is malformed.
     pub(crate) fn from_headers(headers: &http::HeaderMap, shared: &Shared) -> Self {
         let config = &shared.config;
-        let mut found: Option<&str> = None;
+        let cookie_name = config.cookie_name.as_bytes();
+        let mut found: Option<&[u8]> = None;
         for header in headers.get_all(http::header::COOKIE) {
-            // Other cookies may carry UTF-8 text; a session id never does.
-            let Ok(text) = std::str::from_utf8(header.as_bytes()) else {
-                continue;
-            };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.split_once('=') else {
+            let mut rest = header.as_bytes();
+            while !rest.is_empty() {
+                let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+                let pair = &rest[..end];
+                rest = rest.get(end + 1..).unwrap_or_default();
+                // `name = value`: a cookie name holds no whitespace, so after the name only
+                // whitespace may come before the `=`.
+                let Some(value) = pair
+                    .trim_ascii_start()
+                    .strip_prefix(cookie_name)
+                    .and_then(|after| after.trim_ascii_start().strip_prefix(b"="))
+                else {
                     continue;
                 };
-                if name.trim_ascii() != config.cookie_name {
-                    continue;
-                }
                 if let Some(first) = found {
                     tracing::debug!(
                         cookie = %value_tag(first),
@@ -111,9 +116,17 @@ impl Incoming {
             return Incoming::Absent;
         };
         let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
             .unwrap_or(value);
+        let Ok(value) = std::str::from_utf8(value) else {
+            tracing::debug!(
+                cookie = %value_tag(value),
+                "session cookie rejected: {}",
+                Rejection::Malformed.as_str()
+            );
+            return Incoming::Rejected;
+        };
         let rejected = |r: Rejection| {
             if r == Rejection::Tampered {
                 tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
@@ -161,8 +174,29 @@ enum Existing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CookieOut {
     Keep,
-    Set { value: String, max_age: Option<i64> },
+    Set {
+        value: CookieValue,
+        max_age: Option<i64>,
+    },
     Clear,
+}
+
+/// The value of a session cookie to set: a plain id is kept as the id (no copy into a string
+/// of its own; it is written straight into the `Set-Cookie` text), a signed or sealed one as
+/// its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieValue {
+    Id(SessionId),
+    Text(String),
+}
+
+impl CookieValue {
+    fn as_str(&self) -> &str {
+        match self {
+            CookieValue::Id(id) => id.as_str(),
+            CookieValue::Text(text) => text,
+        }
+    }
 }
 
 /// Changes since load or the last save, by stored name: `Some` sets, `None` removes. A request
@@ -542,6 +576,76 @@ impl RequestSession {
         Some(st.close(result))
     }
 
+    /// The end-of-request commit of the common write without a future: one patch of an
+    /// existing session, in a store with a synchronous face, that sets fields and re-issues no
+    /// cookie. `None` leaves every other case (and a session with nothing due) to
+    /// [`finish`](Self::finish), which decides these the same way: the guards below are the
+    /// conditions under which its general path makes exactly this one patch.
+    pub(crate) fn finish_patch_now(&self) -> Option<Result<CookieOut, CommitError>> {
+        let Backend::Server(store) = &self.shared.backend else {
+            return None;
+        };
+        let store = store.sync()?;
+        let config = self.config();
+        if !config.auto_commit || config.before_save.is_some() {
+            return None;
+        }
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let Some(Existing::Server { key, .. }) = &st.existing else {
+            return None;
+        };
+        let owner_written = st
+            .owner_field
+            .is_some_and(|f| st.changes.iter().any(|(n, _)| n == f));
+        if st.error.is_some()
+            || st.action != Action::None
+            || st.stale_key
+            || owner_written
+            || st.changes.is_empty()
+            || st
+                .changes
+                .iter()
+                .any(|(n, change)| change.is_none() || n == TTL_FIELD)
+        {
+            return None;
+        }
+        let ttl = ttl_of(&st.base, &st.changes);
+        let now = self.now();
+        let slide = config.slide(st.created_at, st.expires_at, ttl, now);
+        if slide.is_some() && (config.persistent(ttl) || config.renew) {
+            // The moved deadline goes into the cookie too.
+            return None;
+        }
+        let key = *key;
+        // As the last commit does: give up the request's share of the fields before writing,
+        // so that an in-process store patches its copy in place.
+        st.base = self.shared.empty.clone();
+        let written = {
+            let (set, remove) = patch_lists(&st.changes);
+            let mut patch = Patch::new();
+            patch.set = PatchList::borrowed(&set);
+            patch.remove = PatchList::borrowed(&remove);
+            if let Some(at) = slide {
+                patch = patch.expires_at(at);
+            }
+            store.patch_now(&key, &patch, now)
+        };
+        let result = match written {
+            Ok(Patched::Applied) => Ok(()),
+            Ok(Patched::Gone) => {
+                warn_gone(&key);
+                st.cookie = CookieOut::Clear;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        };
+        if result.is_ok() {
+            st.changes.clear();
+        }
+        Some(st.close(result))
+    }
+
     /// Whether no store call of this request can wait: the store has a synchronous face
     /// ([`SessionStore::as_sync`](crate::SessionStore::as_sync)) or the session lives in the
     /// cookie. Then [`finish`](Self::finish) completes within its first poll.
@@ -727,15 +831,7 @@ impl RequestSession {
                         let result = if changes.is_empty() {
                             store.touch_any(&key, expires_at, now).await
                         } else {
-                            // Borrowed from `changes`, on the stack for up to four of each.
-                            let mut set = SmallVec::<[(&str, &RawValue); 4]>::new();
-                            let mut remove = SmallVec::<[&str; 4]>::new();
-                            for (name, change) in &changes {
-                                match change {
-                                    Some(v) => set.push((name, v)),
-                                    None => remove.push(name),
-                                }
-                            }
+                            let (set, remove) = patch_lists(&changes);
                             let mut patch = Patch::new();
                             patch.set = PatchList::borrowed(&set);
                             patch.remove = PatchList::borrowed(&remove);
@@ -764,11 +860,7 @@ impl RequestSession {
                                 Ok(Outcome { cookie, state })
                             }
                             Ok(Patched::Gone) => {
-                                tracing::warn!(
-                                    session = %key.log_tag(),
-                                    "session was destroyed or expired while this request changed it; \
-                                     the change was not saved and the cookie is cleared"
-                                );
+                                warn_gone(&key);
                                 Ok(Outcome::saved(
                                     CookieOut::Clear,
                                     None,
@@ -952,7 +1044,10 @@ impl RequestSession {
     ) -> CookieOut {
         let c = self.config();
         CookieOut::Set {
-            value: c.codec.encode(id, &c.cookie_name),
+            value: match &c.codec {
+                Codec::Plain => CookieValue::Id(id.clone()),
+                codec => CookieValue::Text(codec.encode(id, &c.cookie_name)),
+            },
             max_age: self.max_age(ttl, expires_at, now),
         }
     }
@@ -984,7 +1079,7 @@ impl RequestSession {
         check_cookie_size(size)?;
         let value = keys.seal(name, &plain);
         Ok(CookieOut::Set {
-            value,
+            value: CookieValue::Text(value),
             max_age: self.max_age(ttl, expires_at, now),
         })
     }
@@ -992,7 +1087,9 @@ impl RequestSession {
     pub(crate) fn set_cookie_header(&self, out: &CookieOut) -> Option<HeaderValue> {
         let text = match out {
             CookieOut::Keep => return None,
-            CookieOut::Set { value, max_age } => self.config().set_cookie(Some(value), *max_age),
+            CookieOut::Set { value, max_age } => {
+                self.config().set_cookie(Some(value.as_str()), *max_age)
+            }
             CookieOut::Clear => self.config().set_cookie(None, None),
         };
         // The cookie name, path and domain were validated and the value is base64url, so
@@ -1010,6 +1107,28 @@ pub(crate) fn check_cookie_size(size: usize) -> Result<(), CommitError> {
         });
     }
     Ok(())
+}
+
+/// The field lists of a patch, borrowed from `changes`: on the stack for up to four of each.
+#[allow(clippy::type_complexity)]
+fn patch_lists(changes: &Changes) -> (SmallVec<[(&str, &RawValue); 4]>, SmallVec<[&str; 4]>) {
+    let mut set = SmallVec::new();
+    let mut remove = SmallVec::new();
+    for (name, change) in changes {
+        match change {
+            Some(v) => set.push((&**name, &**v)),
+            None => remove.push(&**name),
+        }
+    }
+    (set, remove)
+}
+
+fn warn_gone(key: &SessionKey) {
+    tracing::warn!(
+        session = %key.log_tag(),
+        "session was destroyed or expired while this request changed it; \
+         the change was not saved and the cookie is cleared"
+    );
 }
 
 fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Box<RawValue>>) {
@@ -1108,5 +1227,62 @@ mod tests {
                 limit: 4096
             })
         ));
+    }
+
+    fn incoming(cookie_headers: &[&[u8]]) -> Incoming {
+        let shared = Shared {
+            config: Config::default(),
+            backend: Backend::Server(Arc::new(crate::MemoryStore::new())),
+            empty: Arc::default(),
+        };
+        let mut headers = http::HeaderMap::new();
+        for h in cookie_headers {
+            headers.append(
+                http::header::COOKIE,
+                http::HeaderValue::from_bytes(h).unwrap(),
+            );
+        }
+        Incoming::from_headers(&headers, &shared)
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_by_its_exact_name_among_others() {
+        let id = SessionId::generate();
+        let id = id.as_str();
+        let found = |headers: &[&[u8]]| match incoming(headers) {
+            Incoming::Id { id: got, .. } => got.as_str() == id,
+            _ => false,
+        };
+        for text in [
+            format!("sid={id}"),
+            format!("  sid = {id} ;"),
+            format!("a=1;sid={id};b=2"),
+            format!("sidx=1; xsid=2; sid={id}; sid2=3"),
+            format!("name=Zo\u{eb}; sid=\"{id}\""),
+            format!("broken; =; sid={id}"),
+        ] {
+            assert!(found(&[text.as_bytes()]), "{text}");
+        }
+        let mut other = b"x=\xff\xfe; sid=".to_vec();
+        other.extend_from_slice(id.as_bytes());
+        assert!(found(&[&other]), "non-UTF-8 bytes in another cookie");
+        assert!(found(&[b"a=b", format!("sid={id}").as_bytes()]));
+        for text in ["", "sid", "sidx=1", "a=sid=1", "s id=1", ";;;", "xsid=abc"] {
+            assert!(
+                matches!(incoming(&[text.as_bytes()]), Incoming::Absent),
+                "{text}"
+            );
+        }
+        for headers in [
+            &[format!("sid={id}; sid={id}").as_bytes()][..],
+            &[
+                format!("sid={id}").as_bytes(),
+                format!("sid={id}").as_bytes(),
+            ],
+            &[b"sid=\xff\xfe"],
+            &[b"sid=short"],
+        ] {
+            assert!(matches!(incoming(headers), Incoming::Rejected));
+        }
     }
 }

@@ -220,9 +220,20 @@ fn async_path_used<T>() -> Result<T, StoreError> {
 
 /// A [`Spy`] with a synchronous face ([`SessionStore::as_sync`]), as the memory store has.
 /// Its request-path futures fail, so a request succeeds only if the runtime called the
-/// synchronous methods; those are recorded like the spy's.
+/// synchronous methods; those are recorded like the spy's. While the switch (`.1`) is on,
+/// its synchronous writes (create, patch, touch, delete) fail with an outage.
 #[derive(Clone, Default)]
-pub struct SyncSpy(pub Spy);
+pub struct SyncSpy(pub Spy, pub Arc<AtomicBool>);
+
+impl SyncSpy {
+    fn write_allowed(&self) -> Result<(), StoreError> {
+        if self.1.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable(Box::new(Outage)))
+        } else {
+            Ok(())
+        }
+    }
+}
 
 impl SyncSessionStore for SyncSpy {
     fn load_now(&self, key: &SessionKey, now: UnixMillis) -> Result<Option<Record>, StoreError> {
@@ -230,6 +241,7 @@ impl SyncSessionStore for SyncSpy {
         self.0.inner.load_now(key, now)
     }
     fn create_now(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+        self.write_allowed()?;
         self.0.before(Call::Create(key, record))?;
         self.0.inner.create_now(key, record)
     }
@@ -239,6 +251,7 @@ impl SyncSessionStore for SyncSpy {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
+        self.write_allowed()?;
         self.0.before(Call::Patch(key, patch))?;
         self.0.inner.patch_now(key, patch, now)
     }
@@ -248,10 +261,12 @@ impl SyncSessionStore for SyncSpy {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
+        self.write_allowed()?;
         self.0.before(Call::Touch(key))?;
         self.0.inner.touch_now(key, expires_at, now)
     }
     fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.write_allowed()?;
         self.0.before(Call::Delete(key))?;
         self.0.inner.delete_now(key)
     }
