@@ -252,10 +252,28 @@ pub(crate) enum Decoded {
     Tampered,
 }
 
-impl Codec {
-    pub(crate) fn encode(&self, id: &SessionId, cookie_name: &str) -> String {
+/// The value of a session cookie to set: a plain id is kept as the id (no copy into a string
+/// of its own; it is written straight into the `Set-Cookie` text), a signed or sealed one as
+/// its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieValue {
+    Id(SessionId),
+    Text(String),
+}
+
+impl CookieValue {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
-            Codec::Plain => id.as_str().to_owned(),
+            CookieValue::Id(id) => id.as_str(),
+            CookieValue::Text(text) => text,
+        }
+    }
+}
+
+impl Codec {
+    pub(crate) fn encode(&self, id: &SessionId, cookie_name: &str) -> CookieValue {
+        CookieValue::Text(match self {
+            Codec::Plain => return CookieValue::Id(id.clone()),
             Codec::Signed(keys) => {
                 let tag = keys.sign(cookie_name, id.as_str());
                 let mut v = String::with_capacity(id.as_str().len() + 1 + tag.len());
@@ -265,7 +283,7 @@ impl Codec {
                 v
             }
             Codec::Encrypted(keys) => keys.seal(cookie_name, id.as_str().as_bytes()),
-        }
+        })
     }
 
     pub(crate) fn decode(&self, value: &str, cookie_name: &str, custom_ids: bool) -> Decoded {
@@ -436,7 +454,7 @@ mod tests {
             Codec::Signed(keys(&[2])),
         );
         let id = SessionId::generate();
-        let v = old.encode(&id, "sid");
+        let v = old.encode(&id, "sid").as_str().to_owned();
         assert!(matches!(
             old.decode(&v, "sid", false),
             Decoded::Id {
@@ -478,7 +496,7 @@ mod tests {
             Codec::Encrypted(keys(&[2, 1])),
         );
         let id = SessionId::generate();
-        let v = old.encode(&id, "sid");
+        let v = old.encode(&id, "sid").as_str().to_owned();
         assert!(!v.contains(id.as_str()));
         assert!(
             matches!(old.decode(&v, "sid", false), Decoded::Id { stale_key: false, id: ref got } if *got == id)

@@ -88,11 +88,7 @@ where
             Some(commit) => commit,
             None => {
                 let response = ready!(this.inner.poll(cx))?;
-                if let Some(result) = this
-                    .session
-                    .finish_now()
-                    .or_else(|| this.session.finish_patch_now())
-                {
+                if let Some(result) = this.session.finish_now() {
                     return Poll::Ready(Ok(respond(this.session, response, result)));
                 }
                 if this.session.commits_inline() {

@@ -13,7 +13,7 @@ use crate::config::{Config, MAX_COOKIE_VALUE};
 use crate::data::{SessionData, SessionView, Tracked};
 use crate::error::CommitError;
 use crate::hooks::{PendingSave, SessionInfo};
-use crate::id::{value_tag, Codec, Decoded, SessionId, SessionKey};
+use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
     Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, UnixMillis,
@@ -179,24 +179,6 @@ pub(crate) enum CookieOut {
         max_age: Option<i64>,
     },
     Clear,
-}
-
-/// The value of a session cookie to set: a plain id is kept as the id (no copy into a string
-/// of its own; it is written straight into the `Set-Cookie` text), a signed or sealed one as
-/// its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CookieValue {
-    Id(SessionId),
-    Text(String),
-}
-
-impl CookieValue {
-    fn as_str(&self) -> &str {
-        match self {
-            CookieValue::Id(id) => id.as_str(),
-            CookieValue::Text(text) => text,
-        }
-    }
 }
 
 /// Changes since load or the last save, by stored name: `Some` sets, `None` removes. A request
@@ -560,14 +542,17 @@ impl RequestSession {
         );
     }
 
-    /// The end of the request without waiting, when nothing needs the store: the session was
-    /// never loaded or nothing about it changed (or changes are not committed automatically).
-    /// `None` means a store write is due: use [`finish`](Self::finish).
+    /// The end of the request without waiting: when nothing needs the store (the session was
+    /// never loaded, nothing about it changed, or changes are not committed automatically), or
+    /// when the write due is the common patch that [`commit_patch_now`](Self::commit_patch_now)
+    /// makes. `None` means another store write is due: use [`finish`](Self::finish).
     pub(crate) fn finish_now(&self) -> Option<Result<CookieOut, CommitError>> {
         let config = self.config();
         let mut st = self.lock();
         if config.auto_commit && !st.nothing_due(false, config.slides()) {
-            return None;
+            return self
+                .commit_patch_now(&mut st)
+                .map(|result| st.close(result));
         }
         if !config.auto_commit && (!st.changes.is_empty() || st.action != Action::None) {
             tracing::debug!("manual commit mode: unsaved session changes discarded");
@@ -578,20 +563,18 @@ impl RequestSession {
 
     /// The end-of-request commit of the common write without a future: one patch of an
     /// existing session, in a store with a synchronous face, that sets fields and re-issues no
-    /// cookie. `None` leaves every other case (and a session with nothing due) to
-    /// [`finish`](Self::finish), which decides these the same way: the guards below are the
-    /// conditions under which its general path makes exactly this one patch.
-    pub(crate) fn finish_patch_now(&self) -> Option<Result<CookieOut, CommitError>> {
+    /// cookie. `None` leaves every other case to [`finish`](Self::finish), which decides these
+    /// the same way: the guards below are the conditions under which its general path makes
+    /// exactly this one patch.
+    fn commit_patch_now(&self, st: &mut State) -> Option<Result<(), CommitError>> {
         let Backend::Server(store) = &self.shared.backend else {
             return None;
         };
         let store = store.sync()?;
         let config = self.config();
-        if !config.auto_commit || config.before_save.is_some() {
+        if config.before_save.is_some() {
             return None;
         }
-        let mut guard = self.lock();
-        let st = &mut *guard;
         let Some(Existing::Server { key, .. }) = &st.existing else {
             return None;
         };
@@ -622,10 +605,10 @@ impl RequestSession {
         // so that an in-process store patches its copy in place.
         st.base = self.shared.empty.clone();
         let written = {
-            let (set, remove) = patch_lists(&st.changes);
+            // The guards leave no removals.
+            let (set, _) = patch_lists(&st.changes);
             let mut patch = Patch::new();
             patch.set = PatchList::borrowed(&set);
-            patch.remove = PatchList::borrowed(&remove);
             if let Some(at) = slide {
                 patch = patch.expires_at(at);
             }
@@ -643,7 +626,7 @@ impl RequestSession {
         if result.is_ok() {
             st.changes.clear();
         }
-        Some(st.close(result))
+        Some(result)
     }
 
     /// Whether no store call of this request can wait: the store has a synchronous face
@@ -1044,10 +1027,7 @@ impl RequestSession {
     ) -> CookieOut {
         let c = self.config();
         CookieOut::Set {
-            value: match &c.codec {
-                Codec::Plain => CookieValue::Id(id.clone()),
-                codec => CookieValue::Text(codec.encode(id, &c.cookie_name)),
-            },
+            value: c.codec.encode(id, &c.cookie_name),
             max_age: self.max_age(ttl, expires_at, now),
         }
     }
