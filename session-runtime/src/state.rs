@@ -2,7 +2,6 @@
 //! commit that turns the dirty flags into exactly one store operation.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::HeaderValue;
@@ -242,7 +241,7 @@ pub(crate) struct RequestSession {
 fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
     let raw = match changes.iter().find(|(n, _)| n == TTL_FIELD) {
         Some((_, change)) => change.as_deref(),
-        None => base.get(TTL_FIELD).map(|v| &**v),
+        None => base.get(TTL_FIELD),
     };
     raw.and_then(|v| serde_json::from_str::<UnixMillis>(v.get()).ok())
         .filter(|t| *t > 0)
@@ -253,7 +252,7 @@ fn apply(mut fields: FieldMap, changes: Changes) -> FieldMap {
     for (name, change) in changes {
         match change {
             Some(v) => {
-                fields.insert(name.into_owned(), v);
+                fields.insert(name, v);
             }
             None => {
                 fields.remove(name.as_ref());
@@ -284,7 +283,7 @@ struct Sealed {
     v: u8,
     c: UnixMillis,
     e: UnixMillis,
-    f: HashMap<String, Box<RawValue>>,
+    f: FieldMap,
 }
 
 impl RequestSession {
@@ -395,7 +394,7 @@ impl RequestSession {
             tracing::debug!(cookie = %value_tag(value), "session expired; starting a fresh one");
             return None;
         }
-        let record = Record::new(sealed.f.into_iter().collect(), sealed.c, sealed.e);
+        let record = Record::new(sealed.f, sealed.c, sealed.e);
         Some((Existing::Cookie, index > 0, record))
     }
 
@@ -449,7 +448,7 @@ impl RequestSession {
             let name = field.name();
             let value = match st.changes.iter().find(|(n, _)| n == name) {
                 Some((_, change)) => change.as_deref(),
-                None => st.base.get(name).map(|v| &**v),
+                None => st.base.get(name),
             };
             if let Some(value) = value {
                 if let Err(error) = data.decode_field(index, value) {
@@ -994,7 +993,7 @@ impl RequestSession {
     }
 
     fn owner_of(&self, field: Option<&str>, fields: &FieldMap) -> Option<String> {
-        owner_json(field.and_then(|f| fields.get(f)).map(|v| &**v))
+        owner_json(field.and_then(|f| fields.get(f)))
             .map(|j| owner_tag(&self.config().key_prefix, j))
     }
 
@@ -1049,7 +1048,7 @@ impl RequestSession {
             v: 1,
             c: created_at,
             e: expires_at,
-            f: fields.into_iter().collect(),
+            f: fields,
         })
         .map_err(|source| CommitError::Encode {
             field: "(whole session)",

@@ -137,7 +137,7 @@ pub fn json_of(fields: &FieldMap) -> BTreeMap<String, Value> {
                     v.get()
                 )
             });
-            (k.clone(), parsed)
+            (k.to_owned(), parsed)
         })
         .collect()
 }

@@ -147,7 +147,7 @@ impl Spy {
         self.log(match call {
             Call::Load(key) => Op::Load(*key),
             Call::Create(key, record) => {
-                let mut names: Vec<String> = record.fields.keys().cloned().collect();
+                let mut names: Vec<String> = record.fields.keys().map(str::to_owned).collect();
                 names.sort();
                 Op::Create(*key, names)
             }

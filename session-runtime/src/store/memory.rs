@@ -159,15 +159,10 @@ impl SyncSessionStore for MemoryStore {
         if !patch.set.is_empty() || !patch.remove.is_empty() {
             let fields = Arc::make_mut(&mut record.fields);
             for (name, value) in &patch.set {
-                match fields.get_mut(*name) {
-                    Some(slot) => *slot = (*value).to_owned(),
-                    None => {
-                        fields.insert((*name).to_owned(), (*value).to_owned());
-                    }
-                }
+                fields.insert_copy(name, value);
             }
             for name in &patch.remove {
-                fields.remove(*name);
+                fields.remove(name);
             }
         }
         if let Some(at) = patch.expires_at {

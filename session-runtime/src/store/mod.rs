@@ -20,7 +20,6 @@
 //! - Errors are typed ([`StoreError`]); a store that cannot reach its engine returns
 //!   [`StoreError::Unavailable`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +29,9 @@ use serde_json::value::RawValue;
 
 use crate::id::SessionKey;
 
+pub use fields::{FieldIntoIter, FieldIter, FieldMap};
+
+mod fields;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "mysql")]
@@ -42,16 +44,6 @@ pub mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-
-/// Stored field name → that field's JSON.
-///
-/// Hashed with foldhash (seeded per process): field names come from the application's own
-/// session structs, never from the client, and a lookup is a few instructions instead of
-/// SipHash's hundred or so. Make one with `FieldMap::default()`.
-pub type FieldMap = HashMap<String, Box<RawValue>, FieldHasher>;
-
-/// The hasher of a [`FieldMap`].
-pub type FieldHasher = foldhash::fast::RandomState;
 
 /// Milliseconds since the Unix epoch: the unit of every time a store sees.
 pub type UnixMillis = i64;

@@ -334,7 +334,7 @@ impl SessionStore for MySqlStore {
             record
                 .fields
                 .iter()
-                .map(|(name, value)| (encode_name(name), &**value)),
+                .map(|(name, value)| (encode_name(name), value)),
         )?;
         let result = execute(&self.pool, || {
             sqlx::query(&self.sql.create)

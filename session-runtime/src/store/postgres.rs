@@ -273,7 +273,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn create(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
-        let data = encode_fields(record.fields.iter().map(|(n, v)| (n.as_str(), &**v)))?;
+        let data = encode_fields(record.fields.iter())?;
         let done = sqlx::query(&self.sql.create)
             .bind(key.as_bytes().as_slice())
             .bind(data)

@@ -534,8 +534,7 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
     }
     let mut created_at = None;
     let mut owner = None;
-    let mut fields =
-        FieldMap::with_capacity_and_hasher(pairs.len().saturating_sub(2), Default::default());
+    let mut fields = Vec::with_capacity(pairs.len().saturating_sub(2));
     for (name, value) in pairs {
         let user_name = match name.as_slice() {
             [b'$', b'$', ..] => name[1..].to_vec(),
@@ -565,8 +564,9 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
         let json = RawValue::from_string(text).map_err(|_| StoreError::Corrupt {
             reason: "a stored field value is not JSON",
         })?;
-        fields.insert(name, json);
+        fields.push((name, json));
     }
+    let fields: FieldMap = fields.into_iter().collect();
     let created_at = created_at.ok_or(StoreError::Corrupt {
         reason: "the session hash has no creation time `$c`",
     })?;
@@ -783,7 +783,7 @@ impl SessionStore for RedisStore {
         // Before the script: the index entries (stale, and harmless, if this is a collision).
         let owner = record.owner.as_deref();
         self.index(&mut pipe, &hex, Some(record.expires_at), owner);
-        let fields = record.fields.iter().map(|(n, v)| (n.as_str(), &**v));
+        let fields = record.fields.iter();
         let mut script = eval(
             &SCRIPTS.create,
             &self.keys.session(&hex),
@@ -1114,8 +1114,7 @@ mod tests {
         let record = decode_record(pairs.clone(), 19).unwrap().unwrap();
         assert_eq!((record.created_at, record.expires_at), (10, 20));
         assert_eq!(record.owner.as_deref(), Some("\"bob\""));
-        let mut names: Vec<_> = record.fields.keys().cloned().collect();
-        names.sort();
+        let names: Vec<_> = record.fields.keys().collect();
         assert_eq!(names, ["$$x", "$e", "n\0m"]);
         assert!(decode_record(pairs, 20).unwrap().is_none());
     }
