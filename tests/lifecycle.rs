@@ -834,6 +834,49 @@ async fn a_custom_id_generator_supplies_the_cookie_value() {
     assert_eq!(issued.lock().unwrap().last(), Some(&other));
 }
 
+/// Ids from a script: `"a"` until the script says otherwise.
+fn scripted_ids(script: &'static [&'static str]) -> impl Fn() -> String + Send + Sync + 'static {
+    let next = AtomicUsize::new(0);
+    move || {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        script.get(i).copied().unwrap_or("a").to_owned()
+    }
+}
+
+#[tokio::test]
+async fn an_id_collision_draws_another_id_and_four_in_a_row_are_a_500() {
+    // The memory store commits a new session without a future (its synchronous face); the
+    // spy is an async-only store, so it takes the general commit path: both must agree.
+    async fn check<S: SessionStore + Clone>(store: S, stored: impl Fn(&S) -> usize) {
+        let app = routes().layer(
+            SessionLayer::new(store.clone()).with_id_generator(scripted_ids(&["a", "a", "b"])),
+        );
+        let first = send(&app, "/inc", None).await;
+        assert_eq!(first.value().as_deref(), Some("a"));
+        let second = send(&app, "/inc", None).await;
+        assert_eq!(
+            second.value().as_deref(),
+            Some("b"),
+            "\"a\" is taken: another id is drawn"
+        );
+        assert_eq!(stored(&store), 2);
+        // From here on the script only says "a": four collisions, then a 500.
+        let third = send(&app, "/inc", None).await;
+        assert_eq!(third.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(third.set_cookies.is_empty(), "{:?}", third.set_cookies);
+        assert_eq!(stored(&store), 2, "nothing stored, nothing overwritten");
+        assert_eq!(
+            send(&app, "/peek", Some(&first.cookie().unwrap()))
+                .await
+                .body,
+            "1:false",
+            "the first session is untouched"
+        );
+    }
+    check(MemoryStore::new(), MemoryStore::len).await;
+    check(Spy::new(), |spy| spy.inner.len()).await;
+}
+
 #[tokio::test]
 async fn an_invalid_generated_id_is_a_500_without_a_cookie() {
     for bad in ["has space", "", "semi;colon", "dot.ted"] {

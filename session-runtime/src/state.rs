@@ -549,9 +549,12 @@ impl RequestSession {
         let config = self.config();
         let mut st = self.lock();
         if config.auto_commit && !st.nothing_due(false, config.slides()) {
-            return self
-                .commit_patch_now(&mut st)
-                .map(|result| st.close(result));
+            let done = if st.existing.is_some() {
+                self.commit_patch_now(&mut st)
+            } else {
+                self.commit_create_now(&mut st)
+            };
+            return done.map(|result| st.close(result));
         }
         if !config.auto_commit && (!st.changes.is_empty() || st.action != Action::None) {
             tracing::debug!("manual commit mode: unsaved session changes discarded");
@@ -626,6 +629,54 @@ impl RequestSession {
             st.changes.clear();
         }
         Some(result)
+    }
+
+    /// The end-of-request commit of a new session without a future: fields were set on a
+    /// request that has no stored session, in a store with a synchronous face. `None` leaves
+    /// every other case to [`finish`](Self::finish); for this one its general path makes the
+    /// same single create (same fields, deadline, owner, id retries and cookie).
+    fn commit_create_now(&self, st: &mut State) -> Option<Result<(), CommitError>> {
+        let Backend::Server(store) = &self.shared.backend else {
+            return None;
+        };
+        let store = store.sync()?;
+        let config = self.config();
+        if config.before_save.is_some()
+            || st.existing.is_some()
+            || st.error.is_some()
+            || st.action != Action::None
+            || st.changes.iter().all(|(_, change)| change.is_none())
+        {
+            return None;
+        }
+        let now = self.now();
+        let changes = std::mem::take(&mut st.changes);
+        let ttl = ttl_of(&st.base, &changes);
+        // Removals of fields a new session does not hold change nothing.
+        let fields = apply(FieldMap::default(), changes);
+        let expires_at = config.deadline(now, now, ttl);
+        let owner = self.owner_of(st.owner_field, &fields);
+        let record = Record::new(fields, now, expires_at).with_owner(owner);
+        for _ in 0..ID_ATTEMPTS {
+            let (id, key) = match self.fresh_id() {
+                Ok(fresh) => fresh,
+                Err(e) => return Some(Err(e)),
+            };
+            match store.create_now(&key, &record) {
+                Ok(Created::Inserted) => {
+                    st.cookie = self.set_id(&id, ttl, expires_at, now);
+                    st.existing = Some(Existing::Server { id, key });
+                    st.owner = record.owner;
+                    st.created_at = now;
+                    st.expires_at = expires_at;
+                    st.saved = true;
+                    return Some(Ok(()));
+                }
+                Ok(Created::Collision) => warn_collision(),
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        Some(Err(CommitError::IdCollisions))
     }
 
     /// Whether no store call of this request can wait: the store has a synchronous face
@@ -963,12 +1014,11 @@ impl RequestSession {
             Backend::Server(store) => store,
         };
         let record = Record::new(fields, created_at, expires_at).with_owner(owner.clone());
-        for _ in 0..4 {
-            let id = match self.generate_id() {
-                Ok(id) => id,
+        for _ in 0..ID_ATTEMPTS {
+            let (id, key) = match self.fresh_id() {
+                Ok(fresh) => fresh,
                 Err(e) => return Err(Failed::new(e, Changes::new())),
             };
-            let key = id.key(&self.config().key_prefix);
             match store.create_any(&key, &record).await {
                 Ok(Created::Inserted) => {
                     let out = self.set_id(&id, ttl, expires_at, now);
@@ -983,9 +1033,7 @@ impl RequestSession {
                         }),
                     });
                 }
-                Ok(Created::Collision) => {
-                    tracing::warn!("session id collision; generating another id")
-                }
+                Ok(Created::Collision) => warn_collision(),
                 Err(e) => return Err(Failed::new(e.into(), Changes::new())),
             }
         }
@@ -997,13 +1045,16 @@ impl RequestSession {
             .map(|j| owner_tag(&self.config().key_prefix, j))
     }
 
-    fn generate_id(&self) -> Result<SessionId, CommitError> {
-        match &self.config().id_generator {
-            None => Ok(SessionId::generate()),
+    /// A new id for a session being created, and its store key.
+    fn fresh_id(&self) -> Result<(SessionId, SessionKey), CommitError> {
+        let id = match &self.config().id_generator {
+            None => SessionId::generate(),
             Some(generate) => {
-                SessionId::parse_custom(&generate()).ok_or(CommitError::InvalidGeneratedId)
+                SessionId::parse_custom(&generate()).ok_or(CommitError::InvalidGeneratedId)?
             }
-        }
+        };
+        let key = id.key(&self.config().key_prefix);
+        Ok((id, key))
     }
 
     fn max_age(
@@ -1100,6 +1151,13 @@ fn patch_lists(changes: &Changes) -> (SmallVec<[(&str, &RawValue); 4]>, SmallVec
         }
     }
     (set, remove)
+}
+
+/// How many fresh ids a create tries before giving up with [`CommitError::IdCollisions`].
+const ID_ATTEMPTS: usize = 4;
+
+fn warn_collision() {
+    tracing::warn!("session id collision; generating another id");
 }
 
 fn warn_gone(key: &SessionKey) {

@@ -1,6 +1,7 @@
 //! [`FieldMap`]: the stored fields of one session.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
@@ -12,25 +13,45 @@ use smallvec::SmallVec;
 /// One stored field: its name and its JSON.
 type Entry = (Cow<'static, str>, Box<RawValue>);
 
+/// The hash table of a large map. Seeded per process; a lookup is a few instructions.
+type Table = HashMap<Cow<'static, str>, Box<RawValue>, foldhash::fast::RandomState>;
+
 /// How many fields live inside the map itself before it moves them to a heap block of their
 /// own: most sessions hold one or two.
 const INLINE: usize = 2;
+/// Up to this many fields a lookup is a scan of one short vector; past it the map becomes a
+/// hash table (a scan, or a binary search, of 100 names costs several times a hash lookup).
+const SMALL: usize = 8;
 
 /// The stored fields of one session: field name → that field's JSON.
 ///
-/// Compact on purpose, because an in-process store keeps one per session: the entries sit in
-/// one vector sorted by name (binary search, no hash table), the first two inside the map
-/// itself, and a name the runtime knows at compile time (every field of a
+/// Compact on purpose, because an in-process store keeps one per session: up to eight fields
+/// sit in one short vector (the first two inside the map itself) and a lookup scans it; a
+/// larger map is a hash table. A name the runtime knows at compile time (every field of a
 /// `#[derive(Session)]` struct) is borrowed, not copied. A one-field session in
 /// [`MemoryStore`](super::memory::MemoryStore) is two heap blocks: the shared map and the
 /// value's JSON.
 ///
-/// Iteration is in name order (byte order of the UTF-8 names). Building one from pairs
-/// ([`FromIterator`], [`Extend`], [`insert`](Self::insert)) keeps the last value of a
-/// repeated name, as a `HashMap` does. It serializes as a JSON object of the raw values.
-#[derive(Clone, Default)]
-pub struct FieldMap {
-    entries: SmallVec<[Entry; INLINE]>,
+/// Iteration order is unspecified (as for a `HashMap`). Building one from pairs
+/// ([`FromIterator`], [`Extend`], [`insert`](Self::insert)) keeps the last value of a repeated
+/// name. It serializes as a JSON object of the raw values.
+#[derive(Clone)]
+pub struct FieldMap(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Small(SmallVec<[Entry; INLINE]>),
+    Large(Table),
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap(Repr::Small(SmallVec::new()))
+    }
+}
+
+fn table(capacity: usize) -> Table {
+    Table::with_capacity_and_hasher(capacity, Default::default())
 }
 
 impl FieldMap {
@@ -41,38 +62,64 @@ impl FieldMap {
 
     /// An empty map with room for `capacity` fields.
     pub fn with_capacity(capacity: usize) -> Self {
-        FieldMap {
-            entries: SmallVec::with_capacity(capacity),
+        if capacity > SMALL {
+            FieldMap(Repr::Large(table(capacity)))
+        } else {
+            FieldMap(Repr::Small(SmallVec::with_capacity(capacity)))
         }
     }
 
     /// How many fields there are.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.0 {
+            Repr::Small(entries) => entries.len(),
+            Repr::Large(table) => table.len(),
+        }
     }
 
     /// Whether there is no field.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Makes room for `additional` more fields.
     pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
+        match &mut self.0 {
+            Repr::Small(entries) if entries.len() + additional > SMALL => {
+                self.grow(additional);
+            }
+            Repr::Small(entries) => entries.reserve(additional),
+            Repr::Large(table) => table.reserve(additional),
+        }
     }
 
-    fn position(&self, name: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(n, _)| (**n).cmp(name))
+    /// Turns a small map into a table with room for `additional` more fields.
+    fn grow(&mut self, additional: usize) {
+        if let Repr::Small(entries) = &mut self.0 {
+            let mut large = table(entries.len() + additional);
+            large.extend(entries.drain(..));
+            self.0 = Repr::Large(large);
+        }
     }
 
     /// The JSON of field `name`.
     pub fn get(&self, name: &str) -> Option<&RawValue> {
-        self.position(name).ok().map(|i| &*self.entries[i].1)
+        match &self.0 {
+            Repr::Small(entries) => entries.iter().find(|(n, _)| n == name).map(|(_, v)| &**v),
+            Repr::Large(table) => table.get(name).map(|v| &**v),
+        }
     }
 
     /// Whether field `name` is present.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.position(name).is_ok()
+        self.get(name).is_some()
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Box<RawValue>> {
+        match &mut self.0 {
+            Repr::Small(entries) => entries.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v),
+            Repr::Large(table) => table.get_mut(name),
+        }
     }
 
     /// Sets field `name` to `value`; returns the value it replaces. A `&'static str` name
@@ -83,39 +130,54 @@ impl FieldMap {
         value: Box<RawValue>,
     ) -> Option<Box<RawValue>> {
         let name = name.into();
-        match self.position(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
-            Err(i) => {
-                self.entries.insert(i, (name, value));
-                None
+        if let Some(slot) = self.get_mut(&name) {
+            return Some(std::mem::replace(slot, value));
+        }
+        if self.len() == SMALL {
+            self.grow(SMALL);
+        }
+        match &mut self.0 {
+            Repr::Small(entries) => entries.push((name, value)),
+            Repr::Large(table) => {
+                table.insert(name, value);
             }
         }
+        None
     }
 
     /// Sets field `name` to a copy of `value`. The name is copied only when the field is new;
     /// an existing field's value is replaced in place.
     pub fn insert_copy(&mut self, name: &str, value: &RawValue) {
-        match self.position(name) {
-            Ok(i) => self.entries[i].1 = value.to_owned(),
-            Err(i) => self
-                .entries
-                .insert(i, (Cow::Owned(name.to_owned()), value.to_owned())),
+        match self.get_mut(name) {
+            Some(slot) => *slot = value.to_owned(),
+            None => {
+                self.insert(name.to_owned(), value.to_owned());
+            }
         }
     }
 
     /// Removes field `name`; returns its value.
     pub fn remove(&mut self, name: &str) -> Option<Box<RawValue>> {
-        self.position(name).ok().map(|i| self.entries.remove(i).1)
+        match &mut self.0 {
+            Repr::Small(entries) => {
+                let i = entries.iter().position(|(n, _)| n == name)?;
+                Some(entries.remove(i).1)
+            }
+            Repr::Large(table) => table.remove(name),
+        }
     }
 
-    /// The fields in name order.
+    /// The fields, in no particular order.
     pub fn iter(&self) -> FieldIter<'_> {
-        FieldIter(self.entries.iter())
+        FieldIter(match &self.0 {
+            Repr::Small(entries) => IterRepr::Small(entries.iter()),
+            Repr::Large(table) => IterRepr::Large(table.iter()),
+        })
     }
 
-    /// The field names in order.
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
-        self.entries.iter().map(|(n, _)| &**n)
+    /// The field names, in no particular order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.iter().map(|(n, _)| n)
     }
 }
 
@@ -141,8 +203,7 @@ impl PartialEq for FieldMap {
         self.len() == other.len()
             && self
                 .iter()
-                .zip(other.iter())
-                .all(|((a, x), (b, y))| a == b && x.get() == y.get())
+                .all(|(name, value)| other.get(name).is_some_and(|v| v.get() == value.get()))
     }
 }
 
@@ -158,7 +219,8 @@ impl fmt::Debug for FieldMap {
 
 impl<N: Into<Cow<'static, str>>> FromIterator<(N, Box<RawValue>)> for FieldMap {
     fn from_iter<I: IntoIterator<Item = (N, Box<RawValue>)>>(iter: I) -> Self {
-        let mut map = FieldMap::new();
+        let iter = iter.into_iter();
+        let mut map = FieldMap::with_capacity(iter.size_hint().0);
         map.extend(iter);
         map
     }
@@ -166,39 +228,37 @@ impl<N: Into<Cow<'static, str>>> FromIterator<(N, Box<RawValue>)> for FieldMap {
 
 impl<N: Into<Cow<'static, str>>> Extend<(N, Box<RawValue>)> for FieldMap {
     fn extend<I: IntoIterator<Item = (N, Box<RawValue>)>>(&mut self, iter: I) {
-        let old = self.entries.len();
-        self.entries
-            .extend(iter.into_iter().map(|(n, v)| (n.into(), v)));
-        if self.entries[old..].is_empty() {
-            return;
+        for (name, value) in iter {
+            self.insert(name, value);
         }
-        // Newest first, then a stable sort by name: of a repeated name the newest comes first
-        // and is the one `dedup_by` keeps (it drops an entry equal to the one kept before it).
-        self.entries.reverse();
-        self.entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-        self.entries.dedup_by(|(a, _), (b, _)| a == b);
     }
 }
 
-/// Iterator over a [`FieldMap`]'s fields in name order: `(name, JSON)`.
+/// Iterator over a [`FieldMap`]'s fields: `(name, JSON)`.
 #[derive(Clone, Debug)]
-pub struct FieldIter<'a>(std::slice::Iter<'a, Entry>);
+pub struct FieldIter<'a>(IterRepr<'a>);
+
+#[derive(Clone, Debug)]
+enum IterRepr<'a> {
+    Small(std::slice::Iter<'a, Entry>),
+    Large(std::collections::hash_map::Iter<'a, Cow<'static, str>, Box<RawValue>>),
+}
 
 impl<'a> Iterator for FieldIter<'a> {
     type Item = (&'a str, &'a RawValue);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(n, v)| (&**n, &**v))
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next().map(|(n, v)| (&**n, &**v)),
+            IterRepr::Large(it) => it.next().map(|(n, v)| (&**n, &**v)),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for FieldIter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(n, v)| (&**n, &**v))
+        match &self.0 {
+            IterRepr::Small(it) => it.size_hint(),
+            IterRepr::Large(it) => it.size_hint(),
+        }
     }
 }
 
@@ -213,18 +273,29 @@ impl<'a> IntoIterator for &'a FieldMap {
     }
 }
 
-/// Owning iterator over a [`FieldMap`]'s fields in name order.
-pub struct FieldIntoIter(smallvec::IntoIter<[Entry; INLINE]>);
+/// Owning iterator over a [`FieldMap`]'s fields.
+pub struct FieldIntoIter(IntoIterRepr);
+
+enum IntoIterRepr {
+    Small(smallvec::IntoIter<[Entry; INLINE]>),
+    Large(std::collections::hash_map::IntoIter<Cow<'static, str>, Box<RawValue>>),
+}
 
 impl Iterator for FieldIntoIter {
     type Item = (Cow<'static, str>, Box<RawValue>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next()
+        match &mut self.0 {
+            IntoIterRepr::Small(it) => it.next(),
+            IntoIterRepr::Large(it) => it.next(),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
+        match &self.0 {
+            IntoIterRepr::Small(it) => it.size_hint(),
+            IntoIterRepr::Large(it) => it.size_hint(),
+        }
     }
 }
 
@@ -241,7 +312,10 @@ impl IntoIterator for FieldMap {
     type IntoIter = FieldIntoIter;
 
     fn into_iter(self) -> FieldIntoIter {
-        FieldIntoIter(self.entries.into_iter())
+        FieldIntoIter(match self.0 {
+            Repr::Small(entries) => IntoIterRepr::Small(entries.into_iter()),
+            Repr::Large(table) => IntoIterRepr::Large(table.into_iter()),
+        })
     }
 }
 
@@ -268,11 +342,11 @@ impl<'de> Deserialize<'de> for FieldMap {
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<FieldMap, A::Error> {
                 // Capped: the hint comes from the input.
-                let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = access.next_entry::<String, Box<RawValue>>()? {
-                    entries.push(entry);
+                let mut map = FieldMap::with_capacity(access.size_hint().unwrap_or(0).min(64));
+                while let Some((name, value)) = access.next_entry::<String, Box<RawValue>>()? {
+                    map.insert(name, value);
                 }
-                Ok(entries.into_iter().collect())
+                Ok(map)
             }
         }
 
@@ -288,12 +362,15 @@ mod tests {
         RawValue::from_string(json.to_owned()).unwrap()
     }
 
+    /// The fields as sorted `(name, JSON)` pairs.
     fn pairs(map: &FieldMap) -> Vec<(&str, &str)> {
-        map.iter().map(|(n, v)| (n, v.get())).collect()
+        let mut pairs: Vec<_> = map.iter().map(|(n, v)| (n, v.get())).collect();
+        pairs.sort();
+        pairs
     }
 
     #[test]
-    fn insert_get_remove_keep_names_sorted() {
+    fn insert_get_remove() {
         let mut map = FieldMap::new();
         assert!(map.is_empty());
         assert!(map.insert("b", raw("1")).is_none());
@@ -309,7 +386,9 @@ mod tests {
         assert_eq!(map.remove("b").unwrap().get(), "4");
         assert!(map.remove("b").is_none());
         assert_eq!(pairs(&map), [("a", "5"), ("c", "3")]);
-        assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "c"]);
+        let mut keys: Vec<_> = map.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["a", "c"]);
         assert_eq!(map.len(), 2);
     }
 
@@ -327,25 +406,43 @@ mod tests {
             pairs(&more),
             [("a", "5"), ("b", "7"), ("m", "6"), ("x", "3")]
         );
-        // Extending with nothing changes nothing.
-        more.extend(std::iter::empty::<(String, Box<RawValue>)>());
-        assert_eq!(more.len(), 4);
         assert_ne!(map, more);
         assert_eq!(map, map.clone());
     }
 
     #[test]
-    fn many_fields_stay_findable() {
-        // Past the inline capacity and in reverse order.
-        let map: FieldMap = (0..300)
-            .rev()
-            .map(|i| (format!("f{i:03}"), raw(&i.to_string())))
-            .collect();
-        assert_eq!(map.len(), 300);
-        for i in 0..300 {
-            assert_eq!(map.get(&format!("f{i:03}")).unwrap().get(), i.to_string());
+    fn a_growing_map_keeps_every_field_and_equality_ignores_order() {
+        let names: Vec<String> = (0..300).map(|i| format!("f{i:03}")).collect();
+        let mut grown = FieldMap::new();
+        let mut last = FieldMap::new();
+        for (i, name) in names.iter().enumerate() {
+            grown.insert(name.clone(), raw(&i.to_string()));
+            assert_eq!(grown.len(), i + 1, "past the small size too");
+            last = grown.clone();
         }
-        assert!(map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b));
+        // Built in the other order, through `FromIterator`'s sized path.
+        let reversed: FieldMap = names
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, n)| (n.clone(), raw(&i.to_string())))
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(grown[name.as_str()].get(), i.to_string());
+            assert_eq!(reversed[name.as_str()].get(), i.to_string());
+        }
+        assert_eq!(grown, reversed);
+        assert_eq!(grown, last);
+        assert_eq!(grown.iter().len(), 300);
+        for name in &names[..295] {
+            assert!(grown.remove(name).is_some());
+        }
+        assert_eq!(grown.len(), 5);
+        assert!(grown.contains_key("f299") && !grown.contains_key("f000"));
+        // Reserving past the small size keeps what is there.
+        let mut small: FieldMap = [("a", raw("1"))].into_iter().collect();
+        small.reserve(20);
+        assert_eq!(pairs(&small), [("a", "1")]);
     }
 
     #[test]
@@ -358,23 +455,30 @@ mod tests {
         .into_iter()
         .collect();
         let text = serde_json::to_string(&map).unwrap();
-        assert_eq!(text, r#"{"n":1,"o":{"k":[1,2]},"s":"x"}"#);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"n": 1, "o": {"k": [1, 2]}, "s": "x"})
+        );
         let back: FieldMap = serde_json::from_str(&text).unwrap();
         assert_eq!(back, map);
         // A repeated name keeps its last value, as when collecting.
         let dup: FieldMap = serde_json::from_str(r#"{"a":1,"a":2}"#).unwrap();
         assert_eq!(pairs(&dup), [("a", "2")]);
         assert!(serde_json::from_str::<FieldMap>("[1]").is_err());
-        assert_eq!(
-            format!("{map:?}"),
-            r#"{"n": "1", "o": "{\"k\":[1,2]}", "s": "\"x\""}"#
-        );
+        let one: FieldMap = [("n", raw("1"))].into_iter().collect();
+        assert_eq!(format!("{one:?}"), r#"{"n": "1"}"#);
     }
 
     #[test]
-    fn owning_iteration_is_in_name_order() {
-        let map: FieldMap = [("b", raw("1")), ("a", raw("2"))].into_iter().collect();
-        let names: Vec<String> = map.into_iter().map(|(n, _)| n.into_owned()).collect();
-        assert_eq!(names, ["a", "b"]);
+    fn owning_iteration_yields_every_field() {
+        for n in [2, 20] {
+            let map: FieldMap = (0..n).map(|i| (format!("f{i}"), raw("0"))).collect();
+            let mut names: Vec<String> = map.into_iter().map(|(n, _)| n.into_owned()).collect();
+            names.sort();
+            let mut expected: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+            expected.sort();
+            assert_eq!(names, expected);
+        }
     }
 }

@@ -534,7 +534,7 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
     }
     let mut created_at = None;
     let mut owner = None;
-    let mut fields = Vec::with_capacity(pairs.len().saturating_sub(2));
+    let mut fields = FieldMap::with_capacity(pairs.len().saturating_sub(2));
     for (name, value) in pairs {
         let user_name = match name.as_slice() {
             [b'$', b'$', ..] => name[1..].to_vec(),
@@ -564,9 +564,8 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
         let json = RawValue::from_string(text).map_err(|_| StoreError::Corrupt {
             reason: "a stored field value is not JSON",
         })?;
-        fields.push((name, json));
+        fields.insert(name, json);
     }
-    let fields: FieldMap = fields.into_iter().collect();
     let created_at = created_at.ok_or(StoreError::Corrupt {
         reason: "the session hash has no creation time `$c`",
     })?;
@@ -1114,7 +1113,8 @@ mod tests {
         let record = decode_record(pairs.clone(), 19).unwrap().unwrap();
         assert_eq!((record.created_at, record.expires_at), (10, 20));
         assert_eq!(record.owner.as_deref(), Some("\"bob\""));
-        let names: Vec<_> = record.fields.keys().collect();
+        let mut names: Vec<_> = record.fields.keys().collect();
+        names.sort();
         assert_eq!(names, ["$$x", "$e", "n\0m"]);
         assert!(decode_record(pairs, 20).unwrap().is_none());
     }

@@ -221,8 +221,7 @@ impl<'de, E: FieldEncoding> Deserialize<'de> for StoredFields<E> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                // Sorted once at the end (collecting into the map), not per entry.
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                let mut fields = FieldMap::with_capacity(map.size_hint().unwrap_or(0));
                 let mut refused = None;
                 while let Some((key, value)) = map.next_entry::<String, E::Value>()? {
                     if refused.is_some() {
@@ -230,13 +229,13 @@ impl<'de, E: FieldEncoding> Deserialize<'de> for StoredFields<E> {
                     }
                     match E::decode(key, value) {
                         Ok((name, value)) => {
-                            fields.push((name, value));
+                            fields.insert(name, value);
                         }
                         Err(error) => refused = Some(error),
                     }
                 }
                 Ok(StoredFields {
-                    fields: refused.map_or_else(|| Ok(fields.into_iter().collect()), Err),
+                    fields: refused.map_or(Ok(fields), Err),
                     encoding: PhantomData,
                 })
             }
