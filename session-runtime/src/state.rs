@@ -15,7 +15,8 @@ use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
-    Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, UnixMillis,
+    Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, SyncSessionStore,
+    UnixMillis,
 };
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
@@ -549,10 +550,19 @@ impl RequestSession {
         let config = self.config();
         let mut st = self.lock();
         if config.auto_commit && !st.nothing_due(false, config.slides()) {
+            // What both synchronous commits need: a store that never waits, and nothing that
+            // only `commit` handles (a before-save hook, an error to report, an action).
+            let store = match &self.shared.backend {
+                Backend::Server(store) => store.sync()?,
+                Backend::Cookie(_) => return None,
+            };
+            if config.before_save.is_some() || st.error.is_some() || st.action != Action::None {
+                return None;
+            }
             let done = if st.existing.is_some() {
-                self.commit_patch_now(&mut st)
+                self.commit_patch_now(store, &mut st)
             } else {
-                self.commit_create_now(&mut st)
+                self.commit_create_now(store, &mut st)
             };
             return done.map(|result| st.close(result));
         }
@@ -568,24 +578,19 @@ impl RequestSession {
     /// cookie. `None` leaves every other case to [`finish`](Self::finish), which decides these
     /// the same way: the guards below are the conditions under which its general path makes
     /// exactly this one patch.
-    fn commit_patch_now(&self, st: &mut State) -> Option<Result<(), CommitError>> {
-        let Backend::Server(store) = &self.shared.backend else {
-            return None;
-        };
-        let store = store.sync()?;
+    fn commit_patch_now(
+        &self,
+        store: &dyn SyncSessionStore,
+        st: &mut State,
+    ) -> Option<Result<(), CommitError>> {
         let config = self.config();
-        if config.before_save.is_some() {
-            return None;
-        }
         let Some(Existing::Server { key, .. }) = &st.existing else {
             return None;
         };
         let owner_written = st
             .owner_field
             .is_some_and(|f| st.changes.iter().any(|(n, _)| n == f));
-        if st.error.is_some()
-            || st.action != Action::None
-            || st.stale_key
+        if st.stale_key
             || owner_written
             || st.changes.is_empty()
             || st
@@ -635,18 +640,13 @@ impl RequestSession {
     /// request that has no stored session, in a store with a synchronous face. `None` leaves
     /// every other case to [`finish`](Self::finish); for this one its general path makes the
     /// same single create (same fields, deadline, owner, id retries and cookie).
-    fn commit_create_now(&self, st: &mut State) -> Option<Result<(), CommitError>> {
-        let Backend::Server(store) = &self.shared.backend else {
-            return None;
-        };
-        let store = store.sync()?;
+    fn commit_create_now(
+        &self,
+        store: &dyn SyncSessionStore,
+        st: &mut State,
+    ) -> Option<Result<(), CommitError>> {
         let config = self.config();
-        if config.before_save.is_some()
-            || st.existing.is_some()
-            || st.error.is_some()
-            || st.action != Action::None
-            || st.changes.iter().all(|(_, change)| change.is_none())
-        {
+        if st.existing.is_some() || st.changes.iter().all(|(_, change)| change.is_none()) {
             return None;
         }
         let now = self.now();
