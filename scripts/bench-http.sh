@@ -38,7 +38,9 @@
 # defined for the memory store: for redis and postgres the ratio is printed without a verdict),
 # OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
 # tower-sessions +3, floor +4), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
-# (see below), MIN_CPU and RETRIES (below).
+# (see below), MIN_CPU and RETRIES (below), ALLOCATOR (glibc, the default, or jemalloc: every
+# server, ours and the others alike, runs with Debian's libjemalloc2 preloaded, installed if
+# missing; this shows which part of a gap is glibc's allocator, see BENCHMARKS.md).
 #
 # Contention: each run also prints the share of its core the server used. Saturated by wrk,
 # a memory-store or bare server uses ~100%; a run where it got less than MIN_CPU % (default
@@ -73,6 +75,7 @@ LU_REQUESTS=${LU_REQUESTS:-20000}
 LU_HOLD_US=${LU_HOLD_US:-1000}
 LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
 RETRIES=${RETRIES:-3}
+ALLOCATOR=${ALLOCATOR:-glibc}
 # A memory-store or bare server saturated by wrk uses ~100% of its core; with redis or
 # postgres a session server waits on the engine, so no minimum applies to it there.
 BARE_MIN_CPU=${MIN_CPU:-90}
@@ -95,6 +98,12 @@ is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
 is_int "$MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
 is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$BARE_MIN_CPU: expected 0..100"
 
+case "$ALLOCATOR" in
+glibc) PRELOAD= ;;
+jemalloc) PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ;;
+*) die "ALLOCATOR=$ALLOCATOR: expected glibc or jemalloc" ;;
+esac
+
 case "$STORE" in
 memory) STORE_URL=memory ;;
 redis) STORE_URL=redis://127.0.0.1:6379 ;;
@@ -110,6 +119,11 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "== installing wrk"
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+fi
+if [ -n "$PRELOAD" ] && [ ! -e "$PRELOAD" ]; then
+    [ "$(id -u)" = 0 ] || die "$PRELOAD is missing and installing it needs root (apt-get install libjemalloc2)"
+    echo "== installing libjemalloc2"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y libjemalloc2
 fi
 for tool in curl taskset cargo awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
@@ -191,8 +205,8 @@ start_server() {
     shift 5
     port_open "$port" && die "127.0.0.1:$port is already in use (set BASE_PORT)"
     LOG[$name]=$WORK/$name.log
-    taskset -c "$cpus" "$bin" --addr "127.0.0.1:$port" --workers "$workers" \
-        --store "$STORE_URL" "$@" >"${LOG[$name]}" 2>&1 &
+    env ${PRELOAD:+LD_PRELOAD=$PRELOAD} taskset -c "$cpus" "$bin" --addr "127.0.0.1:$port" \
+        --workers "$workers" --store "$STORE_URL" "$@" >"${LOG[$name]}" 2>&1 &
     PID[$name]=$!
     STARTED+=("$!")
     PORT[$name]=$port
@@ -488,6 +502,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
     echo
     echo "Load average (1/5/15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "Ratios are of the medians; CPU/req is the server's utime+stime per request."
+    echo "Allocator of every server: $ALLOCATOR${PRELOAD:+ (LD_PRELOAD=$PRELOAD)}."
     if [ "$STORE" = memory ]; then
         echo "floor: a hand-written minimal session layer (examples/bench_floor.rs; no expiry, signing"
         echo "or serialization), a lower bound on the cost of any server-side session layer, not a usable one."

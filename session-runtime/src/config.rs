@@ -286,58 +286,61 @@ impl Config {
     ///
     /// The text is written into one allocation of exactly its length, which the `HeaderValue`
     /// then takes over as is (a buffer with spare capacity would cost it a second allocation).
-    pub(crate) fn set_cookie(&self, value: Option<&str>, max_age_secs: Option<i64>) -> String {
+    /// It is built as bytes: every piece is ASCII (the name, path and domain were validated,
+    /// the value is an id or base64url), and the `HeaderValue` checks the bytes anyway, so a
+    /// UTF-8 check of the id on the way would be paid twice.
+    pub(crate) fn set_cookie(&self, value: Option<&[u8]>, max_age_secs: Option<i64>) -> Vec<u8> {
         let mut digits = [0u8; 20];
         let max_age = max_age_secs.map(|secs| decimal(secs.max(0).unsigned_abs(), &mut digits));
         let mut len = 0;
         self.set_cookie_parts(value, max_age, |part| len += part.len());
-        let mut s = String::with_capacity(len);
-        self.set_cookie_parts(value, max_age, |part| s.push_str(part));
+        let mut s = Vec::with_capacity(len);
+        self.set_cookie_parts(value, max_age, |part| s.extend_from_slice(part));
         s
     }
 
     /// The pieces of a `Set-Cookie` value, in order (see [`set_cookie`](Self::set_cookie)).
     fn set_cookie_parts(
         &self,
-        value: Option<&str>,
-        max_age: Option<&str>,
-        mut out: impl FnMut(&str),
+        value: Option<&[u8]>,
+        max_age: Option<&[u8]>,
+        mut out: impl FnMut(&[u8]),
     ) {
-        out(&self.cookie_name);
-        out("=");
+        out(self.cookie_name.as_bytes());
+        out(b"=");
         if let Some(v) = value {
             out(v);
         }
-        out("; Path=");
-        out(&self.path);
+        out(b"; Path=");
+        out(self.path.as_bytes());
         if let Some(d) = &self.domain {
-            out("; Domain=");
-            out(d);
+            out(b"; Domain=");
+            out(d.as_bytes());
         }
         match (value, max_age) {
-            (None, _) => out("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            (None, _) => out(b"; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
             (Some(_), Some(secs)) => {
-                out("; Max-Age=");
+                out(b"; Max-Age=");
                 out(secs);
             }
             (Some(_), None) => {}
         }
         if self.http_only {
-            out("; HttpOnly");
+            out(b"; HttpOnly");
         }
         if self.secure {
-            out("; Secure");
+            out(b"; Secure");
         }
-        out("; SameSite=");
-        out(self.same_site.as_str());
+        out(b"; SameSite=");
+        out(self.same_site.as_str().as_bytes());
         if self.partitioned {
-            out("; Partitioned");
+            out(b"; Partitioned");
         }
     }
 }
 
-/// `n` in decimal, written into `buf` (no allocation).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+/// `n` in decimal ASCII digits, written into `buf` (no allocation).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -348,8 +351,7 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+    &buf[i..]
 }
 
 #[cfg(test)]
@@ -358,25 +360,29 @@ mod tests {
 
     const MIN: i64 = 60_000;
 
+    fn render(c: &Config, value: Option<&str>, max_age: Option<i64>) -> String {
+        String::from_utf8(c.set_cookie(value.map(str::as_bytes), max_age)).unwrap()
+    }
+
     #[test]
     fn defaults_are_secure_and_valid() {
         let c = Config::default();
         c.validate().unwrap();
         assert_eq!(
-            c.set_cookie(Some("abc"), None),
+            render(&c, Some("abc"), None),
             "sid=abc; Path=/; HttpOnly; Secure; SameSite=Lax"
         );
         assert_eq!(
-            c.set_cookie(Some("abc"), Some(60)),
+            render(&c, Some("abc"), Some(60)),
             "sid=abc; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax"
         );
-        let cleared = c.set_cookie(None, Some(60));
+        let cleared = render(&c, None, Some(60));
         assert!(cleared.starts_with("sid=; Path=/; Max-Age=0;"), "{cleared}");
         let p = Config {
             partitioned: true,
             ..Config::default()
         };
-        assert!(p.set_cookie(Some("a"), None).ends_with("; Partitioned"));
+        assert!(render(&p, Some("a"), None).ends_with("; Partitioned"));
         let d = Config {
             domain: Some("example.com".into()),
             ..Config::default()
@@ -389,12 +395,13 @@ mod tests {
             (-5, "0"),
             (i64::MAX, "9223372036854775807"),
         ] {
-            let s = d.set_cookie(Some("abc"), Some(secs));
+            let s = d.set_cookie(Some(b"abc"), Some(secs));
+            assert_eq!(s.capacity(), s.len(), "one exact allocation");
+            let s = String::from_utf8(s).unwrap();
             assert_eq!(
                 s,
                 format!("sid=abc; Path=/; Domain=example.com; Max-Age={shown}; HttpOnly; Secure; SameSite=Lax")
             );
-            assert_eq!(s.capacity(), s.len(), "one exact allocation");
         }
     }
 

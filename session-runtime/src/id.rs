@@ -99,28 +99,37 @@ impl SessionId {
     /// Parses an id made by [`generate`](Self::generate): exactly 43 canonical base64url
     /// characters (the last one carries 2 unused bits, which must be zero).
     ///
-    /// Checked with a table instead of decoding (the bytes are not needed; a decode cost
-    /// ~400 instructions per request); the tests hold it to the base64 crate's decoder for
-    /// every byte at every position.
-    pub(crate) fn parse_generated(text: &str) -> Option<Self> {
-        let text: [u8; ID_TEXT_LEN] = text.as_bytes().try_into().ok()?;
-        let mut all = 0u8;
-        for b in text {
-            all |= B64_VALUE[usize::from(b)];
-        }
+    /// Checked without decoding (the bytes are not needed; a decode cost ~400 instructions
+    /// per request); the tests hold it to the base64 crate's decoder for every byte at every
+    /// position.
+    pub(crate) fn parse_generated(text: impl AsRef<[u8]>) -> Option<Self> {
+        let text: [u8; ID_TEXT_LEN] = text.as_ref().try_into().ok()?;
+        // Range compares over every byte with no early exit, which the compiler turns into
+        // a few vector instructions (a table lookup per byte cannot be vectorized).
+        let outside = text.iter().fold(false, |outside, &b| {
+            outside
+                | !(b.is_ascii_uppercase()
+                    | b.is_ascii_lowercase()
+                    | b.is_ascii_digit()
+                    | (b == b'-')
+                    | (b == b'_'))
+        });
+        // 32 bytes leave 2 unused low bits in the last character, which must be zero.
         let last = B64_VALUE[usize::from(text[ID_TEXT_LEN - 1])];
-        // 0xff marks a byte outside the alphabet; 32 bytes leave 2 unused low bits at the end.
-        (all & 0xc0 == 0 && last & 0b11 == 0).then_some(SessionId(IdText::Generated(text)))
+        (!outside && last & 0b11 == 0).then_some(SessionId(IdText::Generated(text)))
     }
 
     /// Accepts an id from a custom generator: 1 to 256 characters of `[A-Za-z0-9_-]`.
-    pub(crate) fn parse_custom(text: &str) -> Option<Self> {
+    pub(crate) fn parse_custom(text: impl AsRef<[u8]>) -> Option<Self> {
+        let text = text.as_ref();
         let ok = !text.is_empty()
             && text.len() <= MAX_ID_LEN
             && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| SessionId(IdText::Custom(text.into())))
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        // Only ASCII passed the check above, so the text is UTF-8.
+        let text = std::str::from_utf8(text).ok().filter(|_| ok)?;
+        Some(SessionId(IdText::Custom(text.into())))
     }
 
     /// The textual form carried in the cookie.
@@ -133,7 +142,7 @@ impl SessionId {
     }
 
     /// The bytes of [`as_str`](Self::as_str), without its UTF-8 check.
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             IdText::Generated(text) => text,
             IdText::Custom(text) => text.as_bytes(),
@@ -262,10 +271,19 @@ pub(crate) enum CookieValue {
 }
 
 impl CookieValue {
+    #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         match self {
             CookieValue::Id(id) => id.as_str(),
             CookieValue::Text(text) => text,
+        }
+    }
+
+    /// The value's bytes (ASCII), without a UTF-8 check of a plain id.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            CookieValue::Id(id) => id.as_bytes(),
+            CookieValue::Text(text) => text.as_bytes(),
         }
     }
 }
@@ -286,8 +304,16 @@ impl Codec {
         })
     }
 
-    pub(crate) fn decode(&self, value: &str, cookie_name: &str, custom_ids: bool) -> Decoded {
-        let parse = |text: &str| {
+    /// Reads a cookie value as bytes: every accepted form is ASCII, so a value that is not
+    /// UTF-8 is simply malformed, without a separate UTF-8 check.
+    pub(crate) fn decode(
+        &self,
+        value: impl AsRef<[u8]>,
+        cookie_name: &str,
+        custom_ids: bool,
+    ) -> Decoded {
+        let value = value.as_ref();
+        let parse = |text: &[u8]| {
             if custom_ids {
                 SessionId::parse_custom(text)
             } else {
@@ -303,9 +329,10 @@ impl Codec {
                 None => Decoded::Malformed,
             },
             Codec::Signed(keys) => {
-                let Some((text, tag)) = value.split_once('.') else {
+                let Some(dot) = value.iter().position(|&b| b == b'.') else {
                     return Decoded::Malformed;
                 };
+                let (text, tag) = (&value[..dot], &value[dot + 1..]);
                 let Some(id) = parse(text) else {
                     return Decoded::Malformed;
                 };
@@ -318,7 +345,7 @@ impl Codec {
                 }
             }
             Codec::Encrypted(keys) => match keys.open(cookie_name, value) {
-                Some((plain, index)) => match std::str::from_utf8(&plain).ok().and_then(parse) {
+                Some((plain, index)) => match parse(&plain) {
                     Some(id) => Decoded::Id {
                         id,
                         stale_key: index > 0,

@@ -121,25 +121,31 @@ impl CookieKeys {
         Self::new(raw)
     }
 
-    fn mac(key: &[u8; 32], context: &str, message: &str) -> HmacSha256 {
+    fn mac(key: &[u8; 32], context: &str, message: &[u8]) -> HmacSha256 {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
         mac.update(context.as_bytes());
         mac.update(b"=");
-        mac.update(message.as_bytes());
+        mac.update(message);
         mac
     }
 
     /// The signature of `message` bound to `context` (the cookie name), base64url.
     pub(crate) fn sign(&self, context: &str, message: &str) -> String {
-        let tag = Self::mac(&self.keys[0].sign, context, message)
+        let tag = Self::mac(&self.keys[0].sign, context, message.as_bytes())
             .finalize()
             .into_bytes();
         URL_SAFE_NO_PAD.encode(tag)
     }
 
     /// Index of the key whose signature `tag` is, if any. Constant-time per key.
-    pub(crate) fn verify(&self, context: &str, message: &str, tag: &str) -> Option<usize> {
+    pub(crate) fn verify(
+        &self,
+        context: &str,
+        message: impl AsRef<[u8]>,
+        tag: impl AsRef<[u8]>,
+    ) -> Option<usize> {
+        let (message, tag) = (message.as_ref(), tag.as_ref());
         let mut raw = [0u8; 32];
         if tag.len() != MAC_TEXT_LEN || URL_SAFE_NO_PAD.decode_slice(tag, &mut raw) != Ok(32) {
             return None;
@@ -180,7 +186,7 @@ impl CookieKeys {
 
     /// Decrypts text made by [`seal`](Self::seal) with any key. Returns the plaintext and the
     /// index of the key that opened it; `None` when no key authenticates it.
-    pub(crate) fn open(&self, context: &str, text: &str) -> Option<(Vec<u8>, usize)> {
+    pub(crate) fn open(&self, context: &str, text: impl AsRef<[u8]>) -> Option<(Vec<u8>, usize)> {
         let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
         if raw.len() < NONCE_LEN + TAG_LEN {
             return None;

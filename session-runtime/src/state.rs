@@ -81,7 +81,8 @@ impl Incoming {
     /// Rules: every `Cookie` header is scanned as bytes (other cookies may hold any text); if
     /// the session cookie appears more than once (for example a planted copy with a narrower
     /// `Path`), none of the copies is trusted and the request gets a fresh session; a session
-    /// cookie whose value is not UTF-8 is malformed.
+    /// cookie whose value is not UTF-8 is malformed (ids are checked as bytes, and only ASCII
+    /// passes; a sealed cookie is checked for UTF-8 before it is kept).
     pub(crate) fn from_headers(headers: &http::HeaderMap, shared: &Shared) -> Self {
         let config = &shared.config;
         let cookie_name = config.cookie_name.as_bytes();
@@ -89,7 +90,7 @@ impl Incoming {
         for header in headers.get_all(http::header::COOKIE) {
             let mut rest = header.as_bytes();
             while !rest.is_empty() {
-                let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+                let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
                 let pair = &rest[..end];
                 rest = rest.get(end + 1..).unwrap_or_default();
                 // `name = value`: a cookie name holds no whitespace, so after the name only
@@ -119,14 +120,6 @@ impl Incoming {
             .strip_prefix(b"\"")
             .and_then(|v| v.strip_suffix(b"\""))
             .unwrap_or(value);
-        let Ok(value) = std::str::from_utf8(value) else {
-            tracing::debug!(
-                cookie = %value_tag(value),
-                "session cookie rejected: {}",
-                Rejection::Malformed.as_str()
-            );
-            return Incoming::Rejected;
-        };
         let rejected = |r: Rejection| {
             if r == Rejection::Tampered {
                 tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
@@ -139,8 +132,13 @@ impl Incoming {
             return rejected(Rejection::Oversized);
         }
         if matches!(shared.backend, Backend::Cookie(_)) {
-            return Incoming::Sealed(value.to_owned());
+            return match std::str::from_utf8(value) {
+                Ok(sealed) => Incoming::Sealed(sealed.to_owned()),
+                Err(_) => rejected(Rejection::Malformed),
+            };
         }
+        // Every form of id the codec accepts is ASCII: a value that is not UTF-8 comes back
+        // malformed from the codec, with no separate UTF-8 check on the common path.
         match config
             .codec
             .decode(value, &config.cookie_name, config.id_generator.is_some())
@@ -1118,7 +1116,7 @@ impl RequestSession {
         let text = match out {
             CookieOut::Keep => return None,
             CookieOut::Set { value, max_age } => {
-                self.config().set_cookie(Some(value.as_str()), *max_age)
+                self.config().set_cookie(Some(value.as_bytes()), *max_age)
             }
             CookieOut::Clear => self.config().set_cookie(None, None),
         };
@@ -1321,5 +1319,57 @@ mod tests {
         ] {
             assert!(matches!(incoming(headers), Incoming::Rejected));
         }
+    }
+
+    #[test]
+    fn a_session_cookie_that_is_not_utf8_is_malformed_in_every_mode() {
+        // An id of the right length with one byte that is not UTF-8: checked as bytes, it
+        // must still be refused, whatever the codec and whether ids are custom.
+        let id = SessionId::generate();
+        let mut value = id.as_str().as_bytes().to_vec();
+        value[20] = 0xff;
+        let mut header = b"sid=".to_vec();
+        header.extend_from_slice(&value);
+        let keys = CookieKeys::new([[7u8; 32]]).unwrap();
+        let configs = [
+            Config::default(),
+            Config {
+                id_generator: Some(Arc::new(|| "abc".to_owned())),
+                ..Config::default()
+            },
+            Config {
+                codec: crate::id::Codec::Signed(keys.clone()),
+                ..Config::default()
+            },
+            Config {
+                codec: crate::id::Codec::Encrypted(keys.clone()),
+                ..Config::default()
+            },
+        ];
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::COOKIE,
+            http::HeaderValue::from_bytes(&header).unwrap(),
+        );
+        for config in configs {
+            let shared = Shared {
+                config,
+                backend: Backend::Server(Arc::new(crate::MemoryStore::new())),
+                empty: Arc::default(),
+            };
+            assert!(matches!(
+                Incoming::from_headers(&headers, &shared),
+                Incoming::Rejected
+            ));
+        }
+        let sealed = Shared {
+            config: Config::default(),
+            backend: Backend::Cookie(keys),
+            empty: Arc::default(),
+        };
+        assert!(matches!(
+            Incoming::from_headers(&headers, &sealed),
+            Incoming::Rejected
+        ));
     }
 }
