@@ -27,6 +27,7 @@
 #   read  — GET /read with a session cookie (the session exists; nothing is written)
 #   write — GET /inc with a session cookie (one field of an existing session changes)
 #   new   — GET /inc without a cookie (every request creates a session and sets a cookie)
+# The order of the servers within a round turns by one from round to round.
 # Each run prints req/s, p99 latency and the server's CPU time per request (utime+stime from
 # /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare,
 # floor/bare and ours/tower-sessions. For `new`, the p99 of every round and the server's RSS
@@ -428,8 +429,12 @@ echo "== load average: $LOAD0 (anything else running on the two cores skews the 
 echo "== $ROUNDS round(s), ${DURATION}s per run, wrk -t1 -c$CONNECTIONS on core 1, servers on core 0"
 for round in $(seq 1 "$ROUNDS"); do
     echo "-- round $round/$ROUNDS"
+    # The order of the servers turns by one every round, so that no server always runs first
+    # (right after another scenario) or always last.
+    first=$(((round - 1) % ${#SERVERS[@]}))
+    ORDER=("${SERVERS[@]:first}" "${SERVERS[@]:0:first}")
     for sc in "${SCENARIOS[@]}"; do
-        for s in "${SERVERS[@]}"; do
+        for s in "${ORDER[@]}"; do
             run_one "$s" "$sc" "$round"
         done
     done
