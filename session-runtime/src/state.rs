@@ -609,16 +609,9 @@ impl RequestSession {
         // As the last commit does: give up the request's share of the fields before writing,
         // so that an in-process store patches its copy in place.
         st.base = self.shared.empty.clone();
-        let written = {
-            // The guards leave no removals.
-            let (set, _) = patch_lists(&st.changes);
-            let mut patch = Patch::new();
-            patch.set = PatchList::borrowed(&set);
-            if let Some(at) = slide {
-                patch = patch.expires_at(at);
-            }
-            store.patch_now(&key, &patch, now)
-        };
+        // The guards leave no removals: every change sets a value, which the store may take
+        // over instead of copying.
+        let written = store.set_now(&key, &mut st.changes, slide, now);
         let result = match written {
             Ok(Patched::Applied) => Ok(()),
             Ok(Patched::Gone) => {
@@ -628,9 +621,9 @@ impl RequestSession {
             }
             Err(e) => Err(e.into()),
         };
-        if result.is_ok() {
-            st.changes.clear();
-        }
+        // Taken or not, the values are the store's now (or lost with the failed write, which
+        // answers 500 and ends the request).
+        st.changes.clear();
         Some(result)
     }
 

@@ -1,9 +1,12 @@
 //! [`MemoryStore`]: the in-process default.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::value::RawValue;
 
 use super::{
     Created, Patch, Patched, Record, SessionStore, StoreError, SyncSessionStore, UnixMillis,
@@ -194,6 +197,32 @@ impl SyncSessionStore for MemoryStore {
         write(self.shard(key)).records.remove(key);
         Ok(())
     }
+
+    fn set_now(
+        &self,
+        key: &SessionKey,
+        fields: &mut [(Cow<'static, str>, Option<Box<RawValue>>)],
+        expires_at: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        let mut shard = write(self.shard(key));
+        let Some(record) = shard.records.get_mut(key).filter(|r| r.expires_at > now) else {
+            return Ok(Patched::Gone);
+        };
+        if fields.iter().any(|(_, value)| value.is_some()) {
+            // The encoded values move in: no copy, and the request frees nothing of them.
+            let map = Arc::make_mut(&mut record.fields);
+            for (name, value) in fields.iter_mut() {
+                if let Some(value) = value.take() {
+                    map.insert(name.clone(), value);
+                }
+            }
+        }
+        if let Some(at) = expires_at {
+            record.expires_at = at;
+        }
+        Ok(Patched::Applied)
+    }
 }
 
 impl SessionStore for MemoryStore {
@@ -285,5 +314,118 @@ mod tests {
         }
         // Every create purged up to 32 expired records from its shard, so the old ones are gone.
         assert_eq!(store.len(), 2000);
+    }
+
+    /// The memory store's synchronous face without its own `set_now`: the trait's default.
+    struct Defaulted(MemoryStore);
+
+    impl SyncSessionStore for Defaulted {
+        fn load_now(
+            &self,
+            key: &SessionKey,
+            now: UnixMillis,
+        ) -> Result<Option<Record>, StoreError> {
+            self.0.load_now(key, now)
+        }
+        fn create_now(&self, key: &SessionKey, record: &Record) -> Result<Created, StoreError> {
+            self.0.create_now(key, record)
+        }
+        fn patch_now(
+            &self,
+            key: &SessionKey,
+            patch: &Patch<'_>,
+            now: UnixMillis,
+        ) -> Result<Patched, StoreError> {
+            self.0.patch_now(key, patch, now)
+        }
+        fn touch_now(
+            &self,
+            key: &SessionKey,
+            expires_at: UnixMillis,
+            now: UnixMillis,
+        ) -> Result<Patched, StoreError> {
+            self.0.touch_now(key, expires_at, now)
+        }
+        fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError> {
+            self.0.delete_now(key)
+        }
+    }
+
+    fn json(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
+        let ours = MemoryStore::new();
+        let defaulted = Defaulted(MemoryStore::new());
+        let stores: [&dyn SyncSessionStore; 2] = [&ours, &defaulted];
+        for store in stores {
+            let key = SessionKey::random();
+            let mut fields = FieldMap::default();
+            fields.insert("keep", json("1"));
+            fields.insert("a", json("2"));
+            store
+                .create_now(&key, &Record::new(fields, 10, 100))
+                .unwrap();
+            let mut set = vec![
+                (Cow::Borrowed("a"), Some(json("3"))),
+                (Cow::Owned("new".to_owned()), Some(json(r#""x""#))),
+                (Cow::Borrowed("skipped"), None),
+            ];
+            assert_eq!(
+                store.set_now(&key, &mut set, Some(200), 50).unwrap(),
+                Patched::Applied
+            );
+            let record = store.load_now(&key, 150).unwrap().expect("live until 200");
+            assert_eq!(record.expires_at, 200);
+            assert_eq!(record.created_at, 10);
+            let mut got: Vec<_> = record
+                .fields
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.get().to_owned()))
+                .collect();
+            got.sort();
+            assert_eq!(
+                got,
+                [("a", "3"), ("keep", "1"), ("new", r#""x""#)]
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            );
+            // No expiry given: the deadline stays.
+            let mut again = vec![(Cow::Borrowed("a"), Some(json("4")))];
+            store.set_now(&key, &mut again, None, 60).unwrap();
+            let record = store.load_now(&key, 60).unwrap().unwrap();
+            assert_eq!((record.expires_at, record.fields["a"].get()), (200, "4"));
+            // An expired or unknown record is gone, and nothing is written.
+            let mut late = vec![(Cow::Borrowed("a"), Some(json("5")))];
+            assert_eq!(
+                store.set_now(&key, &mut late, Some(900), 200).unwrap(),
+                Patched::Gone
+            );
+            assert_eq!(
+                store
+                    .set_now(&SessionKey::random(), &mut late, None, 0)
+                    .unwrap(),
+                Patched::Gone
+            );
+            assert_eq!(
+                store.load_now(&key, 199).unwrap().unwrap().fields["a"].get(),
+                "4"
+            );
+        }
+        // Only the memory store's own version takes the values over.
+        let key = SessionKey::random();
+        ours.create_now(&key, &Record::new(FieldMap::default(), 0, 100))
+            .unwrap();
+        let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+        ours.set_now(&key, &mut set, None, 0).unwrap();
+        assert!(set[0].1.is_none(), "taken, not copied");
+        let key = SessionKey::random();
+        defaulted
+            .create_now(&key, &Record::new(FieldMap::default(), 0, 100))
+            .unwrap();
+        let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+        defaulted.set_now(&key, &mut set, None, 0).unwrap();
+        assert!(set[0].1.is_some(), "the default borrows");
     }
 }

@@ -20,6 +20,7 @@
 //! - Errors are typed ([`StoreError`]); a store that cannot reach its engine returns
 //!   [`StoreError::Unavailable`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -312,6 +313,31 @@ pub trait SyncSessionStore: Send + Sync {
     ) -> Result<Patched, StoreError>;
     /// [`SessionStore::delete`], without a future.
     fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError>;
+
+    /// [`patch_now`](Self::patch_now) of a patch that only sets fields (and moves the expiry
+    /// to `expires_at`, if given), with the values handed over: a store that keeps values in
+    /// memory may take each value it stores out of its slot (leaving `None`) instead of
+    /// copying it. Slots that are already `None` are skipped. The caller drops the slots
+    /// afterwards, whatever the outcome, so a failing store may leave them taken or not.
+    ///
+    /// The runtime calls it for the common write (fields set on an existing session). The
+    /// default borrows the values for [`patch_now`](Self::patch_now).
+    fn set_now(
+        &self,
+        key: &SessionKey,
+        fields: &mut [(Cow<'static, str>, Option<Box<RawValue>>)],
+        expires_at: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<Patched, StoreError> {
+        let set: smallvec::SmallVec<[(&str, &RawValue); 4]> = fields
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_ref(), value.as_deref()?)))
+            .collect();
+        let mut patch = Patch::new();
+        patch.set = PatchList::borrowed(&set);
+        patch.expires_at = expires_at;
+        self.patch_now(key, &patch, now)
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
