@@ -268,7 +268,7 @@ mod tests {
                 let mut t = raw.clone();
                 t[byte] ^= 1 << bit;
                 assert_eq!(
-                    k.open("sid", &URL_SAFE_NO_PAD.encode(&t)),
+                    k.open("sid", URL_SAFE_NO_PAD.encode(&t)),
                     None,
                     "bit {bit} of byte {byte}"
                 );
@@ -299,7 +299,7 @@ mod tests {
         );
         let k = CookieKeys::from_hex(["00".repeat(32)]).unwrap();
         assert_eq!(
-            k.open("sid", &k.seal("sid", b"a")).map(|(p, _)| p),
+            k.open("sid", k.seal("sid", b"a")).map(|(p, _)| p),
             Some(b"a".to_vec())
         );
     }

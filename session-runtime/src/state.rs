@@ -1041,7 +1041,7 @@ impl RequestSession {
         let id = match &self.config().id_generator {
             None => SessionId::generate(),
             Some(generate) => {
-                SessionId::parse_custom(&generate()).ok_or(CommitError::InvalidGeneratedId)?
+                SessionId::parse_custom(generate()).ok_or(CommitError::InvalidGeneratedId)?
             }
         };
         let key = id.key(&self.config().key_prefix);
