@@ -114,6 +114,25 @@ impl MemoryStore {
     fn shard(&self, key: &SessionKey) -> &RwLock<Shard> {
         &self.shards[key.as_bytes()[8] as usize % SHARDS]
     }
+
+    /// Applies `change` to the live record under `key`, its shard write-locked; `Gone` (and
+    /// no change) when there is none: unknown, or expired by `now` (update-only: a patch or
+    /// touch never brings a record back).
+    fn update_live(
+        &self,
+        key: &SessionKey,
+        now: UnixMillis,
+        change: impl FnOnce(&mut Record),
+    ) -> Result<Patched, StoreError> {
+        let mut shard = write(self.shard(key));
+        match shard.records.get_mut(key).filter(|r| r.expires_at > now) {
+            Some(record) => {
+                change(record);
+                Ok(Patched::Applied)
+            }
+            None => Ok(Patched::Gone),
+        }
+    }
 }
 
 // The store's invariants hold between statements, so a lock poisoned by a panicking thread
@@ -155,26 +174,23 @@ impl SyncSessionStore for MemoryStore {
         patch: &Patch<'_>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let mut shard = write(self.shard(key));
-        let Some(record) = shard.records.get_mut(key).filter(|r| r.expires_at > now) else {
-            return Ok(Patched::Gone);
-        };
-        if !patch.set.is_empty() || !patch.remove.is_empty() {
-            let fields = Arc::make_mut(&mut record.fields);
-            for (name, value) in &patch.set {
-                fields.insert_copy(name, value);
+        self.update_live(key, now, |record| {
+            if !patch.set.is_empty() || !patch.remove.is_empty() {
+                let fields = Arc::make_mut(&mut record.fields);
+                for (name, value) in &patch.set {
+                    fields.insert_copy(name, value);
+                }
+                for name in &patch.remove {
+                    fields.remove(name);
+                }
             }
-            for name in &patch.remove {
-                fields.remove(name);
+            if let Some(at) = patch.expires_at {
+                record.expires_at = at;
             }
-        }
-        if let Some(at) = patch.expires_at {
-            record.expires_at = at;
-        }
-        if let Some(owner) = patch.owner {
-            record.owner = owner.map(str::to_owned);
-        }
-        Ok(Patched::Applied)
+            if let Some(owner) = patch.owner {
+                record.owner = owner.map(str::to_owned);
+            }
+        })
     }
 
     fn touch_now(
@@ -183,14 +199,7 @@ impl SyncSessionStore for MemoryStore {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let mut shard = write(self.shard(key));
-        match shard.records.get_mut(key).filter(|r| r.expires_at > now) {
-            Some(record) => {
-                record.expires_at = expires_at;
-                Ok(Patched::Applied)
-            }
-            None => Ok(Patched::Gone),
-        }
+        self.update_live(key, now, |record| record.expires_at = expires_at)
     }
 
     fn delete_now(&self, key: &SessionKey) -> Result<(), StoreError> {
@@ -205,23 +214,20 @@ impl SyncSessionStore for MemoryStore {
         expires_at: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let mut shard = write(self.shard(key));
-        let Some(record) = shard.records.get_mut(key).filter(|r| r.expires_at > now) else {
-            return Ok(Patched::Gone);
-        };
-        if fields.iter().any(|(_, value)| value.is_some()) {
-            // The encoded values move in: no copy, and the request frees nothing of them.
-            let map = Arc::make_mut(&mut record.fields);
-            for (name, value) in fields.iter_mut() {
-                if let Some(value) = value.take() {
-                    map.insert(name.clone(), value);
+        self.update_live(key, now, |record| {
+            if fields.iter().any(|(_, value)| value.is_some()) {
+                // The encoded values move in: no copy, and the request frees nothing of them.
+                let map = Arc::make_mut(&mut record.fields);
+                for (name, value) in fields.iter_mut() {
+                    if let Some(value) = value.take() {
+                        map.insert(name.clone(), value);
+                    }
                 }
             }
-        }
-        if let Some(at) = expires_at {
-            record.expires_at = at;
-        }
-        Ok(Patched::Applied)
+            if let Some(at) = expires_at {
+                record.expires_at = at;
+            }
+        })
     }
 }
 
