@@ -443,6 +443,13 @@ done
 # --- tables ------------------------------------------------------------------------------
 TABLE=$WORK/table.md
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+# per_round "A1 A2 .." "B1 B2 ..": the ratios A_i/B_i, comma-separated.
+per_round() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= n; i++) printf "%s%.3f", (i > 1 ? ", " : ""), (y[i] > 0 ? x[i] / y[i] : 0)
+    }'
+}
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "met"; else print "MISSED" }'; }
 {
     echo "### HTTP benchmark: store $STORE, $ROUNDS round(s) of ${DURATION}s, wrk -t1 -c$CONNECTIONS, median of the rounds"
@@ -491,6 +498,29 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
         [ "$STORE" = memory ] || fc=n/a
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" "$rb" "$vb" "$rf" "$rt" "$vt" \
             "$(ratio "$ours_cpu" "$bare_cpu")" "$fc" "$(ratio "$ours_cpu" "$ts_cpu")"
+    done
+    echo
+    echo "The same ratios round by round (each server's runs of one round are minutes apart at"
+    echo "most; the spread shows how far one run's noise reaches):"
+    echo
+    if [ "$STORE" = memory ]; then
+        echo "| scenario | ours/bare by round | floor/bare by round | ours/tower-sessions by round |"
+        echo "|---|---|---|---|"
+    else
+        echo "| scenario | ours/bare by round | ours/tower-sessions by round |"
+        echo "|---|---|---|"
+    fi
+    for sc in "${SCENARIOS[@]}"; do
+        if [ "$STORE" = memory ]; then
+            printf '| %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[bare.$sc]}")" \
+                "$(per_round "${RPS[floor.$sc]}" "${RPS[bare.$sc]}")" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[tower-sessions.$sc]}")"
+        else
+            printf '| %s | %s | %s |\n' "${SC_TITLE[$sc]}" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[bare.$sc]}")" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[tower-sessions.$sc]}")"
+        fi
     done
     echo
     echo "New sessions (no cookie), per round: p99 and server RSS after the round"
