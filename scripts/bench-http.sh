@@ -30,8 +30,8 @@
 # The order of the servers within a round turns by one from round to round.
 # Each run prints req/s, p99 latency and the server's CPU time per request (utime+stime from
 # /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare,
-# floor/bare and ours/tower-sessions. For `new`, the p99 of every round and the server's RSS
-# after it.
+# floor/bare and ours/tower-sessions (of the medians), then the same ratios round by round.
+# For `new`, the p99 of every round and the server's RSS after it.
 #
 # Environment: DURATION (s, default 10), ROUNDS (default 3), STORE (memory | redis |
 # postgres; the bare server ignores it; the floor server is memory-only and is skipped for
