@@ -6,9 +6,13 @@
 mod conformance;
 mod support;
 
+use std::borrow::Cow;
+
 use conformance::{assert_fields, fields, must_be_absent, must_create, must_load, MIN, T0};
-use session_runtime::store::{Record, UnixMillis};
+use serde_json::value::RawValue;
+use session_runtime::store::{FieldMap, Patched, Record, SyncSessionStore, UnixMillis};
 use session_runtime::{MemoryStore, SessionKey, SessionStore};
+use support::stores::SyncSpy;
 
 mod memory {
     conformance_tests!(session_runtime::MemoryStore::new());
@@ -176,4 +180,86 @@ async fn spawn_cleanup_keeps_running_when_a_pass_fails() {
     }
     assert!(!task.is_finished());
     task.abort();
+}
+
+/// A field value.
+fn json(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).unwrap()
+}
+
+/// `SyncSessionStore::set_now`: the memory store takes the values over; `SyncSpy`, which
+/// delegates to a memory store but keeps the trait's default `set_now`, borrows them for
+/// `patch_now`. Both leave the same records.
+#[test]
+fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
+    let ours = MemoryStore::new();
+    let defaulted = SyncSpy::default();
+    let stores: [&dyn SyncSessionStore; 2] = [&ours, &defaulted];
+    for store in stores {
+        let key = SessionKey::random();
+        let mut fields = FieldMap::default();
+        fields.insert("keep", json("1"));
+        fields.insert("a", json("2"));
+        store
+            .create_now(&key, &Record::new(fields, 10, 100))
+            .unwrap();
+        let mut set = vec![
+            (Cow::Borrowed("a"), Some(json("3"))),
+            (Cow::Owned("new".to_owned()), Some(json(r#""x""#))),
+            (Cow::Borrowed("skipped"), None),
+        ];
+        assert_eq!(
+            store.set_now(&key, &mut set, Some(200), 50).unwrap(),
+            Patched::Applied
+        );
+        let record = store.load_now(&key, 150).unwrap().expect("live until 200");
+        assert_eq!(record.expires_at, 200);
+        assert_eq!(record.created_at, 10);
+        let mut got: Vec<_> = record
+            .fields
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.get().to_owned()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [("a", "3"), ("keep", "1"), ("new", r#""x""#)]
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        // No expiry given: the deadline stays.
+        let mut again = vec![(Cow::Borrowed("a"), Some(json("4")))];
+        store.set_now(&key, &mut again, None, 60).unwrap();
+        let record = store.load_now(&key, 60).unwrap().unwrap();
+        assert_eq!((record.expires_at, record.fields["a"].get()), (200, "4"));
+        // An expired or unknown record is gone, and nothing is written.
+        let mut late = vec![(Cow::Borrowed("a"), Some(json("5")))];
+        assert_eq!(
+            store.set_now(&key, &mut late, Some(900), 200).unwrap(),
+            Patched::Gone
+        );
+        assert_eq!(
+            store
+                .set_now(&SessionKey::random(), &mut late, None, 0)
+                .unwrap(),
+            Patched::Gone
+        );
+        assert_eq!(
+            store.load_now(&key, 199).unwrap().unwrap().fields["a"].get(),
+            "4"
+        );
+    }
+    // Only the memory store's own version takes the values over.
+    let key = SessionKey::random();
+    ours.create_now(&key, &Record::new(FieldMap::default(), 0, 100))
+        .unwrap();
+    let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+    ours.set_now(&key, &mut set, None, 0).unwrap();
+    assert!(set[0].1.is_none(), "taken, not copied");
+    let key = SessionKey::random();
+    defaulted
+        .create_now(&key, &Record::new(FieldMap::default(), 0, 100))
+        .unwrap();
+    let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+    defaulted.set_now(&key, &mut set, None, 0).unwrap();
+    assert!(set[0].1.is_some(), "the default borrows");
 }

@@ -127,8 +127,11 @@ impl SessionId {
             && text
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
-        // Only ASCII passed the check above, so the text is UTF-8.
-        let text = std::str::from_utf8(text).ok().filter(|_| ok)?;
+        if !ok {
+            return None;
+        }
+        // Only ASCII passed the check above, so this cannot fail.
+        let text = std::str::from_utf8(text).ok()?;
         Some(SessionId(IdText::Custom(text.into())))
     }
 
@@ -293,9 +296,10 @@ impl Codec {
         CookieValue::Text(match self {
             Codec::Plain => return CookieValue::Id(id.clone()),
             Codec::Signed(keys) => {
-                let tag = keys.sign(cookie_name, id.as_str());
-                let mut v = String::with_capacity(id.as_str().len() + 1 + tag.len());
-                v.push_str(id.as_str());
+                let text = id.as_str();
+                let tag = keys.sign(cookie_name, text);
+                let mut v = String::with_capacity(text.len() + 1 + tag.len());
+                v.push_str(text);
                 v.push('.');
                 v.push_str(&tag);
                 v
@@ -329,7 +333,7 @@ impl Codec {
                 None => Decoded::Malformed,
             },
             Codec::Signed(keys) => {
-                let Some(dot) = value.iter().position(|&b| b == b'.') else {
+                let Some(dot) = memchr::memchr(b'.', value) else {
                     return Decoded::Malformed;
                 };
                 let (text, tag) = (&value[..dot], &value[dot + 1..]);

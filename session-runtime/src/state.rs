@@ -15,8 +15,8 @@ use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
-    Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError, SyncSessionStore,
-    UnixMillis,
+    patch_lists, Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError,
+    SyncSessionStore, UnixMillis,
 };
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
@@ -637,7 +637,8 @@ impl RequestSession {
         st: &mut State,
     ) -> Option<Result<(), CommitError>> {
         let config = self.config();
-        if st.existing.is_some() || st.changes.iter().all(|(_, change)| change.is_none()) {
+        // `finish_now` calls this only for a request without a stored session.
+        if st.changes.iter().all(|(_, change)| change.is_none()) {
             return None;
         }
         let now = self.now();
@@ -1130,20 +1131,6 @@ pub(crate) fn check_cookie_size(size: usize) -> Result<(), CommitError> {
     Ok(())
 }
 
-/// The field lists of a patch, borrowed from `changes`: on the stack for up to four of each.
-#[allow(clippy::type_complexity)]
-fn patch_lists(changes: &Changes) -> (SmallVec<[(&str, &RawValue); 4]>, SmallVec<[&str; 4]>) {
-    let mut set = SmallVec::new();
-    let mut remove = SmallVec::new();
-    for (name, change) in changes {
-        match change {
-            Some(v) => set.push((&**name, &**v)),
-            None => remove.push(&**name),
-        }
-    }
-    (set, remove)
-}
-
 /// How many fresh ids a create tries before giving up with [`CommitError::IdCollisions`].
 const ID_ATTEMPTS: usize = 4;
 
@@ -1257,12 +1244,17 @@ mod tests {
         ));
     }
 
-    fn incoming(cookie_headers: &[&[u8]]) -> Incoming {
-        let shared = Shared {
-            config: Config::default(),
+    /// A layer's shared part with `config` and a memory store.
+    fn server(config: Config) -> Shared {
+        Shared {
+            config,
             backend: Backend::Server(Arc::new(crate::MemoryStore::new())),
             empty: Arc::default(),
-        };
+        }
+    }
+
+    fn incoming(cookie_headers: &[&[u8]]) -> Incoming {
+        let shared = server(Config::default());
         let mut headers = http::HeaderMap::new();
         for h in cookie_headers {
             headers.append(
@@ -1345,20 +1337,14 @@ mod tests {
             http::HeaderValue::from_bytes(&header).unwrap(),
         );
         for config in configs {
-            let shared = Shared {
-                config,
-                backend: Backend::Server(Arc::new(crate::MemoryStore::new())),
-                empty: Arc::default(),
-            };
             assert!(matches!(
-                Incoming::from_headers(&headers, &shared),
+                Incoming::from_headers(&headers, &server(config)),
                 Incoming::Rejected
             ));
         }
         let sealed = Shared {
-            config: Config::default(),
             backend: Backend::Cookie(keys),
-            empty: Arc::default(),
+            ..server(Config::default())
         };
         assert!(matches!(
             Incoming::from_headers(&headers, &sealed),

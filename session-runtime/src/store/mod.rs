@@ -27,6 +27,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use crate::id::SessionKey;
 
@@ -329,15 +330,32 @@ pub trait SyncSessionStore: Send + Sync {
         expires_at: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
-        let set: smallvec::SmallVec<[(&str, &RawValue); 4]> = fields
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_ref(), value.as_deref()?)))
-            .collect();
+        let (set, _) = patch_lists(fields);
         let mut patch = Patch::new();
         patch.set = PatchList::borrowed(&set);
         patch.expires_at = expires_at;
         self.patch_now(key, &patch, now)
     }
+}
+
+/// The field lists of a patch borrowed from a change list (`Some` sets a field, `None`
+/// removes it): on the stack for up to four of each.
+#[allow(clippy::type_complexity)]
+pub(crate) fn patch_lists<'a>(
+    changes: &'a [(Cow<'static, str>, Option<Box<RawValue>>)],
+) -> (
+    SmallVec<[(&'a str, &'a RawValue); 4]>,
+    SmallVec<[&'a str; 4]>,
+) {
+    let mut set = SmallVec::new();
+    let mut remove = SmallVec::new();
+    for (name, change) in changes {
+        match change {
+            Some(v) => set.push((&**name, &**v)),
+            None => remove.push(&**name),
+        }
+    }
+    (set, remove)
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
