@@ -43,11 +43,15 @@
 # server, ours and the others alike, runs with Debian's libjemalloc2 preloaded, installed if
 # missing; this shows which part of a gap is glibc's allocator, see BENCHMARKS.md).
 #
-# Contention: each run also prints the share of its core the server used. Saturated by wrk,
-# a memory-store or bare server uses ~100%; a run where it got less than MIN_CPU % (default
-# 90; 0 for the session servers with STORE=redis or postgres, which wait on the engine) is
-# run again, at most RETRIES times (default 3), and the run with the highest share is kept;
-# runs that stayed below are listed under the table.
+# Contention: each run also prints the share of its core the server used and the steal time
+# of the two cores (time the hypervisor gave the virtual CPU to another guest: /proc/stat).
+# Saturated by wrk, a memory-store or bare server uses ~100%; a run where it got less than
+# MIN_CPU % (default 90; 0 for the session servers with STORE=redis or postgres, which wait on
+# the engine), or where either core lost more than MAX_STEAL % (default 5; 100 turns the check
+# off) of the run to steal, is run again, at most RETRIES times (default 3), and the run with
+# the highest share less steal is kept; runs that stayed out of bounds are listed under the
+# table. On a shared virtual machine steal is the largest source of noise: a bare server was
+# seen at 15k and at 77k req/s in two 3 s runs a minute apart, with 95% and 4% steal.
 #
 # LOST_UPDATES=1: starts each server with --workers 2 (not pinned), creates one session and
 # sends N increments of `count` (GET /inc) and N of `count2` (GET /inc2) concurrently with
@@ -76,6 +80,7 @@ LU_REQUESTS=${LU_REQUESTS:-20000}
 LU_HOLD_US=${LU_HOLD_US:-1000}
 LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
 RETRIES=${RETRIES:-3}
+MAX_STEAL=${MAX_STEAL:-5}
 ALLOCATOR=${ALLOCATOR:-glibc}
 # A memory-store or bare server saturated by wrk uses ~100% of its core; with redis or
 # postgres a session server waits on the engine, so no minimum applies to it there.
@@ -96,6 +101,7 @@ is_int "$LU_REQUESTS" 8 10000000 || die "LU_REQUESTS=$LU_REQUESTS: expected 8..1
 is_int "$LU_HOLD_US" 1 1000000 || die "LU_HOLD_US=$LU_HOLD_US: expected 1..1000000 µs"
 is_int "$LU_HOLD_REQUESTS" 8 1000000 || die "LU_HOLD_REQUESTS=$LU_HOLD_REQUESTS: expected 8..1000000"
 is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
+is_int "$MAX_STEAL" 0 100 || die "MAX_STEAL=$MAX_STEAL: expected 0..100 (%)"
 is_int "$MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
 is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$BARE_MIN_CPU: expected 0..100"
 
@@ -237,6 +243,9 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
+# steal_ticks: "STEAL0 STEAL1", the steal time of cores 0 and 1 so far, in clock ticks
+steal_ticks() { awk '$1 == "cpu0" { a = $9 } $1 == "cpu1" { b = $9 } END { print a + 0, b + 0 }' /proc/stat; }
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # wrk latency ("850.12us", "1.23ms", "1.02s") in ms
@@ -328,7 +337,7 @@ fi
 
 SCENARIOS=(read write new)
 declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [new]="write, no cookie (new session)")
-declare -A RPS=() P99=() CPU=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
+declare -A RPS=() P99=() CPU=() STEAL=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
 declare -a CONTENDED=()
 # The bare server sets no cookie: it gets a cookie header of the same size, so every server
 # parses the same request. The session servers (floor included) get the cookie they set.
@@ -336,10 +345,11 @@ BARE_COOKIE="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
 
-# measure SERVER SCENARIO OUTFILE: one wrk run; sets M_REQS M_RPS M_P99 M_CPU M_SHARE M_NOTE.
+# measure SERVER SCENARIO OUTFILE: one wrk run; sets M_REQS M_RPS M_P99 M_CPU M_SHARE M_STEAL
+# M_NOTE.
 measure() {
     local s=$1 sc=$2 out=$3 port=${PORT[$1]} pid=${PID[$1]} path cookie="" t0 t1 w0 w1 non2xx sockerr
-    local -a hdr=()
+    local -a hdr=() st0 st1
     check_alive "$s"
     case "$sc" in
     read) path=/read ;;
@@ -355,6 +365,7 @@ measure() {
         hdr=(-H "Cookie: $cookie")
     fi
     t0=$(cpu_ticks "$pid")
+    read -r -a st0 <<<"$(steal_ticks)"
     w0=$EPOCHREALTIME
     timeout $((DURATION + 60)) taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
         "${hdr[@]}" "http://127.0.0.1:$port$path" >"$out" 2>&1 || {
@@ -362,6 +373,7 @@ measure() {
         die "wrk failed against $s: $(tail -n 5 "$out")"
     }
     w1=$EPOCHREALTIME
+    read -r -a st1 <<<"$(steal_ticks)"
     check_alive "$s"
     t1=$(cpu_ticks "$pid")
     M_REQS=$(awk '/requests in/ { print $1; exit }' "$out")
@@ -376,6 +388,9 @@ measure() {
     # uses ~100% of core 0; much less means something else ran on core 0 or on wrk's core 1.
     M_SHARE=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
         'BEGIN { printf "%.0f", d * 100 / hz / (b - a) }')
+    # The larger steal share of the two cores: either one slowed down skews the run.
+    M_STEAL=$(awk -v a=$((st1[0] - st0[0])) -v b=$((st1[1] - st0[1])) -v hz="$CLK_TCK" \
+        -v t0="$w0" -v t1="$w1" 'BEGIN { m = (a > b ? a : b) * 100 / hz / (t1 - t0); printf "%.0f", (m > 100 ? 100 : m) }')
     M_NOTE=""
     if [ -n "$non2xx" ]; then
         M_NOTE+="  NON-2XX: $non2xx"
@@ -383,37 +398,41 @@ measure() {
     fi
     if [ -n "$sockerr" ]; then M_NOTE+="  socket errors: $sockerr"; fi
     if [ "$sc" = new ]; then NEW_SESSIONS[$s]=$((${NEW_SESSIONS[$s]:-0} + M_REQS)); fi
-    printf '   %-15s %-31s %9.0f req/s   p99 %8.3f ms   %6s µs CPU/req   server CPU %3s%%   (%s requests)%s' \
-        "$s" "${SC_TITLE[$sc]}" "$M_RPS" "$M_P99" "$M_CPU" "$M_SHARE" "$M_REQS" "$M_NOTE"
+    printf '   %-15s %-31s %9.0f req/s   p99 %8.3f ms   %6s µs CPU/req   server CPU %3s%%   steal %3s%%   (%s requests)%s' \
+        "$s" "${SC_TITLE[$sc]}" "$M_RPS" "$M_P99" "$M_CPU" "$M_SHARE" "$M_STEAL" "$M_REQS" "$M_NOTE"
 }
 
 # run_one SERVER SCENARIO ROUND: measures, again (at most RETRIES times) while the server got
-# less than MIN_CPU % of its core, and records the run where it got the most.
+# less than MIN_CPU % of its core or a core lost more than MAX_STEAL % to steal, and records
+# the run with the highest share less steal.
 run_one() {
-    local s=$1 sc=$2 round=$3 attempt best=-1 b_rps b_p99 b_cpu min=$MIN_CPU
+    local s=$1 sc=$2 round=$3 attempt best=-1000 score b_rps b_p99 b_cpu b_share b_steal min=$MIN_CPU
     if [ "$s" = bare ]; then min=$BARE_MIN_CPU; fi
     for attempt in $(seq 1 $((RETRIES + 1))); do
         measure "$s" "$sc" "$WORK/wrk.$s.$sc.$round.$attempt.txt"
-        if [ "$M_SHARE" -gt "$best" ]; then
-            best=$M_SHARE b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU
+        score=$((M_SHARE - M_STEAL))
+        if [ "$score" -gt "$best" ]; then
+            best=$score b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU b_share=$M_SHARE b_steal=$M_STEAL
         fi
-        if [ "$M_SHARE" -ge "$min" ]; then
+        if [ "$M_SHARE" -ge "$min" ] && [ "$M_STEAL" -le "$MAX_STEAL" ]; then
             echo
             break
         fi
         if [ "$attempt" -le "$RETRIES" ]; then
             echo "   [contended: again]"
-            sleep 2
+            # Steal comes in bursts of seconds to minutes: give it time to pass.
+            sleep $((M_STEAL > MAX_STEAL ? 10 : 2))
         else
             echo "   [contended]"
         fi
     done
-    if [ "$best" -lt "$min" ]; then
-        CONTENDED+=("round $round, $s, ${SC_TITLE[$sc]}: server CPU $best% (< $min%)")
+    if [ "$b_share" -lt "$min" ] || [ "$b_steal" -gt "$MAX_STEAL" ]; then
+        CONTENDED+=("round $round, $s, ${SC_TITLE[$sc]}: server CPU $b_share% (minimum $min%), steal $b_steal% (maximum $MAX_STEAL%)")
     fi
     RPS[$s.$sc]+=" $b_rps"
     P99[$s.$sc]+=" $b_p99"
     CPU[$s.$sc]+=" $b_cpu"
+    STEAL[$s.$sc]+=" $b_steal"
     if [ "$sc" = new ]; then
         local rss
         rss=$(rss_kib "${PID[$s]}")
@@ -426,6 +445,10 @@ run_one() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== load average: $LOAD0 (anything else running on the two cores skews the results)"
+read -r -a ST0 <<<"$(steal_ticks)"
+sleep 2
+read -r -a ST1 <<<"$(steal_ticks)"
+echo "== steal over 2 s: core 0 $(((ST1[0] - ST0[0]) * 50 / CLK_TCK))%, core 1 $(((ST1[1] - ST0[1]) * 50 / CLK_TCK))% (runs above MAX_STEAL=$MAX_STEAL% are repeated)"
 echo "== $ROUNDS round(s), ${DURATION}s per run, wrk -t1 -c$CONNECTIONS on core 1, servers on core 0"
 for round in $(seq 1 "$ROUNDS"); do
     echo "-- round $round/$ROUNDS"
@@ -546,9 +569,11 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
         echo "The targets against bare (≥0.95/≥0.90/≥0.85) are defined for the memory store; with"
         echo "$STORE only the ratio is shown. floor skipped: it has a memory store only."
     fi
+    # shellcheck disable=SC2086
+    echo "Steal in the kept runs (the larger of the two cores): median $(median ${STEAL[*]}) %, at most $(printf '%s\n' ${STEAL[*]} | sort -n | tail -n 1) % (limit MAX_STEAL=$MAX_STEAL %)."
     if [ "${#CONTENDED[@]}" -gt 0 ]; then
         echo
-        echo "Runs where the server never got its minimum share of its core in $((RETRIES + 1)) tries (other load on the machine; their numbers are low):"
+        echo "Runs that stayed out of bounds in $((RETRIES + 1)) tries (other load on the machine or the host; their numbers are low):"
         for c in "${CONTENDED[@]}"; do echo "- $c"; done
     fi
     if [ "${#WARN[@]}" -gt 0 ]; then
