@@ -466,12 +466,17 @@ done
 # --- tables ------------------------------------------------------------------------------
 TABLE=$WORK/table.md
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
-# per_round "A1 A2 .." "B1 B2 ..": the ratios A_i/B_i, comma-separated.
+# per_round "A1 A2 .." "B1 B2 ..": the ratios A_i/B_i, comma-separated, then their median
+# (the runs of one round are close in time, so a round's ratio cancels slow drifts of the
+# machine's speed that a ratio of medians does not).
 per_round() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
+    local r
+    r=$(awk -v a="$1" -v b="$2" 'BEGIN {
         n = split(a, x, " "); split(b, y, " ")
-        for (i = 1; i <= n; i++) printf "%s%.3f", (i > 1 ? ", " : ""), (y[i] > 0 ? x[i] / y[i] : 0)
-    }'
+        for (i = 1; i <= n; i++) printf "%s%.3f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0)
+    }')
+    # shellcheck disable=SC2086
+    printf '%s (median %.3f)' "${r// /, }" "$(median $r)"
 }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "met"; else print "MISSED" }'; }
 {
