@@ -39,9 +39,10 @@
 # defined for the memory store: for redis and postgres the ratio is printed without a verdict),
 # OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
 # tower-sessions +3, floor +4), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
-# (see below), MIN_CPU and RETRIES (below), ALLOCATOR (glibc, the default, or jemalloc: every
-# server, ours and the others alike, runs with Debian's libjemalloc2 preloaded, installed if
-# missing; this shows which part of a gap is glibc's allocator, see BENCHMARKS.md).
+# (see below), MIN_CPU, MAX_STEAL and RETRIES (below), ALLOCATOR (glibc, the default, or
+# jemalloc: every server, ours and the others alike, runs with Debian's libjemalloc2
+# preloaded, installed if missing; this shows which part of a gap is glibc's allocator, see
+# BENCHMARKS.md).
 #
 # Contention: each run also prints the share of its core the server used and the steal time
 # of the two cores (time the hypervisor gave the virtual CPU to another guest: /proc/stat).
