@@ -88,12 +88,9 @@ ALLOCATOR=${ALLOCATOR:-glibc}
 BARE_MIN_CPU=${MIN_CPU:-90}
 if [ "$STORE" = memory ]; then MIN_CPU=${MIN_CPU:-90}; else MIN_CPU=${MIN_CPU:-0}; fi
 
-die() {
-    echo "bench-http: $*" >&2
-    exit 1
-}
-
-is_int() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+SCRIPT=bench-http
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 is_int "$DURATION" 1 3600 || die "DURATION=$DURATION: expected 1..3600 seconds"
 is_int "$ROUNDS" 1 100 || die "ROUNDS=$ROUNDS: expected 1..100"
 is_int "$CONNECTIONS" 1 10000 || die "CONNECTIONS=$CONNECTIONS: expected 1..10000"
@@ -138,12 +135,6 @@ for tool in curl taskset cargo awk; do
 done
 [ "$(nproc --all)" -ge 2 ] || die "needs 2 cores (server on core 0, wrk on core 1)"
 CLK_TCK=$(getconf CLK_TCK)
-
-# target_dir MANIFEST: the target directory cargo uses for the project of MANIFEST
-target_dir() {
-    cargo metadata --no-deps --format-version 1 --manifest-path "$1" |
-        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
-}
 
 echo "== building the benchmark servers (release)"
 cargo build --release --example bench_server --example bench_bare \
@@ -227,12 +218,6 @@ start_server() {
         sleep 0.1
     done
     die "server $name did not answer on 127.0.0.1:$port within 30 s (log: $(tail -n 5 "${LOG[$name]}"))"
-}
-
-# The session cookie (`name=value`) that a first GET /inc sets; empty if none.
-get_cookie() {
-    curl -sS -D - -o /dev/null --max-time 5 "http://127.0.0.1:$1/inc" | tr -d '\r' |
-        awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); print a[1]; exit }'
 }
 
 cpu_ticks() {

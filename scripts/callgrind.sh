@@ -36,12 +36,9 @@ KEEP=${KEEP:-}
 OUT=${OUT:-}
 BASE_PORT=${BASE_PORT:-38180}
 
-die() {
-    echo "callgrind: $*" >&2
-    exit 1
-}
-
-is_int() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+SCRIPT=callgrind
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 is_int "$REQUESTS" 1 1000000 || die "REQUESTS=$REQUESTS: expected 1..1000000"
 is_int "$WARMUP" 0 1000000 || die "WARMUP=$WARMUP: expected 0..1000000"
 is_int "$BASE_PORT" 1024 65000 || die "BASE_PORT=$BASE_PORT: expected 1024..65000"
@@ -59,8 +56,7 @@ echo "== building the benchmark servers (release)"
 examples=()
 for s in $SERVERS; do examples+=(--example "${EXAMPLE[$s]}"); done
 cargo build --release "${examples[@]}"
-TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --no-deps --format-version 1 |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
+TARGET_DIR=${CARGO_TARGET_DIR:-$(target_dir Cargo.toml)}
 BIN=$TARGET_DIR/release/examples
 
 WORK=$(mktemp -d)
@@ -86,12 +82,6 @@ for _ in range(n):
     if r.status != 200:
         sys.exit(f"GET {path}: status {r.status}")
 EOF
-
-# The session cookie (`name=value`) that a first GET /inc sets; empty if none.
-get_cookie() {
-    curl -sS -D - -o /dev/null --max-time 30 "http://127.0.0.1:$1/inc" | tr -d '\r' |
-        awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); print a[1]; exit }'
-}
 
 # The total of a callgrind profile ("totals:"; after a toggle of the instrumentation
 # callgrind 3.19 writes a wrong "summary:" into the later parts).
