@@ -15,8 +15,8 @@ use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
-    patch_lists, Created, DynStore, FieldMap, Patch, PatchList, Patched, Record, StoreError,
-    SyncSessionStore, UnixMillis,
+    patch_lists, Created, DynStore, FieldChange, FieldMap, Patch, PatchList, Patched, Record,
+    StoreError, SyncSessionStore, UnixMillis,
 };
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
@@ -181,7 +181,7 @@ pub(crate) enum CookieOut {
 
 /// Changes since load or the last save, by stored name: `Some` sets, `None` removes. A request
 /// rarely changes more than two fields, which then need no allocation.
-pub(crate) type Changes = SmallVec<[(Cow<'static, str>, Option<Box<RawValue>>); 2]>;
+pub(crate) type Changes = SmallVec<[FieldChange; 2]>;
 
 #[derive(Debug)]
 struct State {

@@ -133,6 +133,12 @@ impl FieldMap {
         if let Some(slot) = self.get_mut(&name) {
             return Some(std::mem::replace(slot, value));
         }
+        self.push_new(name, value);
+        None
+    }
+
+    /// Adds a field known to be absent, turning a full small map into a table first.
+    fn push_new(&mut self, name: Cow<'static, str>, value: Box<RawValue>) {
         if self.len() == SMALL {
             self.grow(SMALL);
         }
@@ -142,7 +148,6 @@ impl FieldMap {
                 table.insert(name, value);
             }
         }
-        None
     }
 
     /// Sets field `name` to a copy of `value`. The name is copied only when the field is new;
@@ -150,9 +155,7 @@ impl FieldMap {
     pub fn insert_copy(&mut self, name: &str, value: &RawValue) {
         match self.get_mut(name) {
             Some(slot) => *slot = value.to_owned(),
-            None => {
-                self.insert(name.to_owned(), value.to_owned());
-            }
+            None => self.push_new(Cow::Owned(name.to_owned()), value.to_owned()),
         }
     }
 

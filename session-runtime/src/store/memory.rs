@@ -1,15 +1,13 @@
 //! [`MemoryStore`]: the in-process default.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use serde_json::value::RawValue;
-
 use super::{
-    Created, Patch, Patched, Record, SessionStore, StoreError, SyncSessionStore, UnixMillis,
+    Created, FieldChange, Patch, Patched, Record, SessionStore, StoreError, SyncSessionStore,
+    UnixMillis,
 };
 use crate::id::SessionKey;
 
@@ -210,7 +208,7 @@ impl SyncSessionStore for MemoryStore {
     fn set_now(
         &self,
         key: &SessionKey,
-        fields: &mut [(Cow<'static, str>, Option<Box<RawValue>>)],
+        fields: &mut [FieldChange],
         expires_at: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {

@@ -50,6 +50,10 @@ pub mod sqlite;
 /// Milliseconds since the Unix epoch: the unit of every time a store sees.
 pub type UnixMillis = i64;
 
+/// One change to a stored field, by name: `Some` sets the field to that JSON, `None` removes
+/// it (see [`SyncSessionStore::set_now`]).
+pub type FieldChange = (Cow<'static, str>, Option<Box<RawValue>>);
+
 /// One session as a store keeps it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -326,7 +330,7 @@ pub trait SyncSessionStore: Send + Sync {
     fn set_now(
         &self,
         key: &SessionKey,
-        fields: &mut [(Cow<'static, str>, Option<Box<RawValue>>)],
+        fields: &mut [FieldChange],
         expires_at: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Patched, StoreError> {
@@ -341,12 +345,9 @@ pub trait SyncSessionStore: Send + Sync {
 /// The field lists of a patch borrowed from a change list (`Some` sets a field, `None`
 /// removes it): on the stack for up to four of each.
 #[allow(clippy::type_complexity)]
-pub(crate) fn patch_lists<'a>(
-    changes: &'a [(Cow<'static, str>, Option<Box<RawValue>>)],
-) -> (
-    SmallVec<[(&'a str, &'a RawValue); 4]>,
-    SmallVec<[&'a str; 4]>,
-) {
+pub(crate) fn patch_lists(
+    changes: &[FieldChange],
+) -> (SmallVec<[(&str, &RawValue); 4]>, SmallVec<[&str; 4]>) {
     let mut set = SmallVec::new();
     let mut remove = SmallVec::new();
     for (name, change) in changes {

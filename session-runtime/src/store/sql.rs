@@ -221,7 +221,8 @@ impl<'de, E: FieldEncoding> Deserialize<'de> for StoredFields<E> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = FieldMap::with_capacity(map.size_hint().unwrap_or(0));
+                // Capped: the hint comes from the stored data.
+                let mut fields = FieldMap::with_capacity(map.size_hint().unwrap_or(0).min(64));
                 let mut refused = None;
                 while let Some((key, value)) = map.next_entry::<String, E::Value>()? {
                     if refused.is_some() {
