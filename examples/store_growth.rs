@@ -1,0 +1,175 @@
+//! How the memory store behaves as it grows by one session per request, the case of the
+//! benchmark's "new session per request" scenario, without HTTP around it.
+//!
+//! `cargo run --release --example store_growth -- --sessions 2000000`
+//!
+//! Creates one-field sessions (`count = 1`, the shape `bench_server` stores) with random keys,
+//! in batches, and prints per batch the mean time per create and the process's resident
+//! memory per session; at the end, percentiles and the maximum of single creates (a table's
+//! resize holds its shard's lock while it moves every record of that shard) and how many took
+//! over a millisecond.
+//!
+//! Flags: `--sessions N` (default 2,000,000), `--batch N` (default 200,000), `--map store|floor`
+//! (`floor`: the same creates into the map of `examples/bench_floor.rs`, 64 shards of
+//! key → two counters, the least a server-side store can keep; default `store`). Timings
+//! depend on the machine and what else it runs; resident memory per session does not.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::RwLock;
+use std::time::Instant;
+
+use serde_json::value::RawValue;
+use session_runtime::store::{FieldMap, Record, SyncSessionStore};
+use session_runtime::{MemoryStore, SessionKey};
+
+const USAGE: &str = "usage: store_growth [--sessions N] [--batch N] [--map store|floor]";
+
+/// The floor's hasher: the key is a SHA-256 output, its first 8 bytes are the hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*first);
+        }
+    }
+}
+
+type FloorShard = RwLock<HashMap<[u8; 32], (u64, u64), BuildHasherDefault<KeyHasher>>>;
+
+enum Map {
+    Store(MemoryStore),
+    Floor(Vec<FloorShard>),
+}
+
+impl Map {
+    fn create(&self, key: &SessionKey, now: i64) -> Result<(), String> {
+        match self {
+            Map::Store(store) => {
+                let mut fields = FieldMap::new();
+                let one = RawValue::from_string("1".to_owned()).map_err(|e| e.to_string())?;
+                fields.insert("count", one);
+                let record = Record::new(fields, now, now + 86_400_000);
+                store
+                    .create_now(key, &record)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            Map::Floor(shards) => {
+                let key = *key.as_bytes();
+                let shard = &shards[usize::from(key[8]) % shards.len()];
+                let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+                map.insert(key, (1, 0));
+                Ok(())
+            }
+        }
+    }
+}
+
+struct Args {
+    sessions: usize,
+    batch: usize,
+    floor: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        sessions: 2_000_000,
+        batch: 200_000,
+        floor: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let count = |v: String| match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "{flag}: expected a positive whole number, got {v:?}"
+            )),
+        };
+        match flag.as_str() {
+            "--sessions" => args.sessions = count(value()?)?,
+            "--batch" => args.batch = count(value()?)?,
+            "--map" => {
+                args.floor = match value()?.as_str() {
+                    "store" => false,
+                    "floor" => true,
+                    other => return Err(format!("--map: expected store or floor, got {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("store_growth: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    // Keys are made before the clock starts: their SHA-256 and randomness are not the store's.
+    let keys: Vec<SessionKey> = (0..args.sessions).map(|_| SessionKey::random()).collect();
+    let map = if args.floor {
+        Map::Floor((0..64).map(|_| RwLock::default()).collect())
+    } else {
+        Map::Store(MemoryStore::new())
+    };
+    let name = if args.floor { "floor" } else { "store" };
+    let start_kib = resident_kib();
+    let mut latencies: Vec<u64> = Vec::with_capacity(args.sessions);
+    let now = 1_800_000_000_000;
+    let mut done = 0;
+    println!("| map | sessions | ns per create (batch mean) | resident MiB | bytes per session |");
+    println!("|---|---:|---:|---:|---:|");
+    while done < args.sessions {
+        let end = (done + args.batch).min(args.sessions);
+        let batch_start = Instant::now();
+        for key in &keys[done..end] {
+            let t = Instant::now();
+            if let Err(e) = map.create(key, now) {
+                eprintln!("store_growth: create failed: {e}");
+                std::process::exit(1);
+            }
+            latencies.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        let mean = batch_start.elapsed().as_nanos() as f64 / (end - done) as f64;
+        done = end;
+        let (mib, per) = match (start_kib, resident_kib()) {
+            (Some(a), Some(b)) => {
+                let grown = b.saturating_sub(a) as f64;
+                (
+                    format!("{:.1}", grown / 1024.0),
+                    format!("{:.0}", grown * 1024.0 / done as f64),
+                )
+            }
+            _ => ("?".into(), "?".into()),
+        };
+        println!("| {name} | {done} | {mean:.0} | {mib} | {per} |");
+    }
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let over_1ms = latencies.iter().filter(|&&ns| ns > 1_000_000).count();
+    println!(
+        "\n{name}: single creates, ns: p50 {}, p99 {}, p99.9 {}, p99.99 {}, max {}; over 1 ms: {over_1ms}",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(0.9999),
+        latencies.last().copied().unwrap_or(0),
+    );
+}
