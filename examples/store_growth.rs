@@ -14,9 +14,10 @@
 //! key → two counters, the least a server-side store can keep; default `store`). Timings
 //! depend on the machine and what else it runs; resident memory per session does not.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::RwLock;
+#[path = "support/floor_map.rs"]
+mod floor_map;
+
+use std::sync::PoisonError;
 use std::time::Instant;
 
 use serde_json::value::RawValue;
@@ -25,26 +26,10 @@ use session_runtime::{MemoryStore, SessionKey};
 
 const USAGE: &str = "usage: store_growth [--sessions N] [--batch N] [--map store|floor]";
 
-/// The floor's hasher: the key is a SHA-256 output, its first 8 bytes are the hash.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        if let Some(first) = bytes.first_chunk::<8>() {
-            self.0 = u64::from_le_bytes(*first);
-        }
-    }
-}
-
-type FloorShard = RwLock<HashMap<[u8; 32], (u64, u64), BuildHasherDefault<KeyHasher>>>;
-
 enum Map {
     Store(MemoryStore),
-    Floor(Vec<FloorShard>),
+    /// The floor's process-wide map.
+    Floor,
 }
 
 impl Map {
@@ -60,10 +45,11 @@ impl Map {
                     .map(drop)
                     .map_err(|e| e.to_string())
             }
-            Map::Floor(shards) => {
-                let key = *key.as_bytes();
-                let shard = &shards[usize::from(key[8]) % shards.len()];
-                let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+            Map::Floor => {
+                let key = floor_map::Key(*key.as_bytes());
+                let mut map = floor_map::shard(&key)
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
                 map.insert(key, (1, 0));
                 Ok(())
             }
@@ -125,7 +111,7 @@ fn main() {
     // Keys are made before the clock starts: their SHA-256 and randomness are not the store's.
     let keys: Vec<SessionKey> = (0..args.sessions).map(|_| SessionKey::random()).collect();
     let map = if args.floor {
-        Map::Floor((0..64).map(|_| RwLock::default()).collect())
+        Map::Floor
     } else {
         Map::Store(MemoryStore::new())
     };
