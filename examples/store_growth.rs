@@ -12,7 +12,7 @@
 //! Flags: `--sessions N` (default 2,000,000), `--batch N` (default 200,000), `--map store|floor`
 //! (`floor`: the same creates into the map of `examples/bench_floor.rs`, 64 shards of
 //! key → two counters, the least a server-side store can keep; default `store`). Timings
-//! depend on the machine and what else it runs; resident memory per session does not.
+//! depend on the machine and what else it runs; resident memory per session hardly does.
 
 #[path = "support/floor_map.rs"]
 mod floor_map;
