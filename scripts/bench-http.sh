@@ -49,9 +49,9 @@
 # Saturated by wrk, a memory-store or bare server uses ~100%; a run where it got less than
 # MIN_CPU % (default 90; 0 for the session servers with STORE=redis or postgres, which wait on
 # the engine), or where either core lost more than MAX_STEAL % (default 5; 100 turns the check
-# off) of the run to steal, is run again, at most RETRIES times (default 3), and the run with
-# the highest share less steal is kept; runs that stayed out of bounds are listed under the
-# table. On a shared virtual machine steal is the largest source of noise: a bare server was
+# off) of the run to steal, is run again, at most RETRIES times (default 3); the first run
+# within both bounds is kept, or else the run with the highest share less steal; runs that
+# stayed out of bounds are listed under the table. On a shared virtual machine steal is the largest source of noise: a bare server was
 # seen at 15k and at 77k req/s in two 3 s runs a minute apart, with 95% and 4% steal.
 #
 # LOST_UPDATES=1: starts each server with --workers 2 (not pinned), creates one session and

@@ -8,8 +8,7 @@ mod support;
 
 use std::borrow::Cow;
 
-use conformance::{assert_fields, fields, must_be_absent, must_create, must_load, MIN, T0};
-use serde_json::value::RawValue;
+use conformance::{assert_fields, fields, must_be_absent, must_create, must_load, raw, MIN, T0};
 use session_runtime::store::{FieldMap, Patched, Record, SyncSessionStore, UnixMillis};
 use session_runtime::{MemoryStore, SessionKey, SessionStore};
 use support::stores::SyncSpy;
@@ -184,11 +183,6 @@ async fn spawn_cleanup_keeps_running_when_a_pass_fails() {
     task.abort();
 }
 
-/// A field value.
-fn json(text: &str) -> Box<RawValue> {
-    RawValue::from_string(text.to_owned()).unwrap()
-}
-
 /// `SyncSessionStore::set_now`: the memory store takes the values over; `SyncSpy`, which
 /// delegates to a memory store but keeps the trait's default `set_now`, borrows them for
 /// `patch_now`. Both leave the same records.
@@ -199,15 +193,15 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
     let stores: [&dyn SyncSessionStore; 2] = [&ours, &defaulted];
     for store in stores {
         let key = SessionKey::random();
-        let mut fields = FieldMap::default();
-        fields.insert("keep", json("1"));
-        fields.insert("a", json("2"));
         store
-            .create_now(&key, &Record::new(fields, 10, 100))
+            .create_now(
+                &key,
+                &Record::new(fields(&[("keep", "1"), ("a", "2")]), 10, 100),
+            )
             .unwrap();
         let mut set = vec![
-            (Cow::Borrowed("a"), Some(json("3"))),
-            (Cow::Owned("new".to_owned()), Some(json(r#""x""#))),
+            (Cow::Borrowed("a"), Some(raw("3"))),
+            (Cow::Owned("new".to_owned()), Some(raw(r#""x""#))),
             (Cow::Borrowed("skipped"), None),
         ];
         assert_eq!(
@@ -229,12 +223,12 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
         );
         // No expiry given: the deadline stays.
-        let mut again = vec![(Cow::Borrowed("a"), Some(json("4")))];
+        let mut again = vec![(Cow::Borrowed("a"), Some(raw("4")))];
         store.set_now(&key, &mut again, None, 60).unwrap();
         let record = store.load_now(&key, 60).unwrap().unwrap();
         assert_eq!((record.expires_at, record.fields["a"].get()), (200, "4"));
         // An expired or unknown record is gone, and nothing is written.
-        let mut late = vec![(Cow::Borrowed("a"), Some(json("5")))];
+        let mut late = vec![(Cow::Borrowed("a"), Some(raw("5")))];
         assert_eq!(
             store.set_now(&key, &mut late, Some(900), 200).unwrap(),
             Patched::Gone
@@ -254,14 +248,14 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
     let key = SessionKey::random();
     ours.create_now(&key, &Record::new(FieldMap::default(), 0, 100))
         .unwrap();
-    let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+    let mut set = vec![(Cow::Borrowed("a"), Some(raw("1")))];
     ours.set_now(&key, &mut set, None, 0).unwrap();
     assert!(set[0].1.is_none(), "taken, not copied");
     let key = SessionKey::random();
     defaulted
         .create_now(&key, &Record::new(FieldMap::default(), 0, 100))
         .unwrap();
-    let mut set = vec![(Cow::Borrowed("a"), Some(json("1")))];
+    let mut set = vec![(Cow::Borrowed("a"), Some(raw("1")))];
     defaulted.set_now(&key, &mut set, None, 0).unwrap();
     assert!(set[0].1.is_some(), "the default borrows");
 }

@@ -51,7 +51,8 @@ pub mod sqlite;
 pub type UnixMillis = i64;
 
 /// One change to a stored field, by name: `Some` sets the field to that JSON, `None` removes
-/// it (see [`SyncSessionStore::set_now`]).
+/// it. ([`SyncSessionStore::set_now`] gets only sets; there `None` is a slot whose value was
+/// already taken, and is skipped.)
 pub type FieldChange = (Cow<'static, str>, Option<Box<RawValue>>);
 
 /// One session as a store keeps it.
