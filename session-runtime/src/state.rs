@@ -15,8 +15,8 @@ use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
-    patch_lists, Created, DynStore, FieldChange, FieldMap, Patch, PatchList, Patched, Record,
-    StoreError, SyncSessionStore, UnixMillis,
+    patch_lists, same_name, Created, DynStore, FieldChange, FieldMap, Patch, PatchList, Patched,
+    Record, StoreError, SyncSessionStore, UnixMillis,
 };
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
@@ -445,7 +445,7 @@ impl RequestSession {
                 continue;
             }
             let name = field.name();
-            let value = match st.changes.iter().find(|(n, _)| n == name) {
+            let value = match st.changes.iter().find(|(n, _)| same_name(n, name)) {
                 Some((_, change)) => change.as_deref(),
                 None => st.base.get(name),
             };
@@ -587,7 +587,7 @@ impl RequestSession {
         };
         let owner_written = st
             .owner_field
-            .is_some_and(|f| st.changes.iter().any(|(n, _)| n == f));
+            .is_some_and(|f| st.changes.iter().any(|(n, _)| same_name(n, f)));
         if st.stale_key
             || owner_written
             || st.changes.is_empty()
@@ -849,7 +849,7 @@ impl RequestSession {
                         // The owner changes when this request wrote the `user_id` field.
                         let new_owner: Option<Option<String>> = s
                             .owner_field
-                            .and_then(|f| changes.iter().find(|(n, _)| n == f))
+                            .and_then(|f| changes.iter().find(|(n, _)| same_name(n, f)))
                             .map(|(_, v)| {
                                 owner_json(v.as_deref()).map(|j| owner_tag(&config.key_prefix, j))
                             });
@@ -1147,7 +1147,7 @@ fn warn_gone(key: &SessionKey) {
 }
 
 fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Box<RawValue>>) {
-    match changes.iter_mut().find(|(n, _)| *n == name) {
+    match changes.iter_mut().find(|(n, _)| same_name(n, &name)) {
         Some(slot) => slot.1 = change,
         None => changes.push((name, change)),
     }

@@ -50,6 +50,13 @@ impl Default for FieldMap {
     }
 }
 
+/// Whether two field names are equal. The names of a `#[derive(Session)]` struct are
+/// `&'static str`s that the runtime passes around unchanged, so the usual match is the very
+/// same string, found without comparing bytes.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
+}
+
 fn table(capacity: usize) -> Table {
     Table::with_capacity_and_hasher(capacity, Default::default())
 }
@@ -105,7 +112,10 @@ impl FieldMap {
     /// The JSON of field `name`.
     pub fn get(&self, name: &str) -> Option<&RawValue> {
         match &self.0 {
-            Repr::Small(entries) => entries.iter().find(|(n, _)| n == name).map(|(_, v)| &**v),
+            Repr::Small(entries) => entries
+                .iter()
+                .find(|(n, _)| same_name(n, name))
+                .map(|(_, v)| &**v),
             Repr::Large(table) => table.get(name).map(|v| &**v),
         }
     }
@@ -117,7 +127,10 @@ impl FieldMap {
 
     fn get_mut(&mut self, name: &str) -> Option<&mut Box<RawValue>> {
         match &mut self.0 {
-            Repr::Small(entries) => entries.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v),
+            Repr::Small(entries) => entries
+                .iter_mut()
+                .find(|(n, _)| same_name(n, name))
+                .map(|(_, v)| v),
             Repr::Large(table) => table.get_mut(name),
         }
     }
@@ -163,7 +176,7 @@ impl FieldMap {
     pub fn remove(&mut self, name: &str) -> Option<Box<RawValue>> {
         match &mut self.0 {
             Repr::Small(entries) => {
-                let i = entries.iter().position(|(n, _)| n == name)?;
+                let i = entries.iter().position(|(n, _)| same_name(n, name))?;
                 Some(entries.remove(i).1)
             }
             Repr::Large(table) => table.remove(name),
@@ -360,6 +373,26 @@ impl<'de> Deserialize<'de> for FieldMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_match_by_content_whatever_their_address() {
+        let owned = String::from("count");
+        assert!(same_name("count", "count"));
+        assert!(same_name(&owned, "count"));
+        assert!(!same_name("count", "count2"));
+        assert!(!same_name("count", "cOunt"));
+        // Same address, shorter length: a prefix is not the same name.
+        assert!(!same_name(&owned[..4], &owned));
+        assert!(same_name("", ""));
+        let mut map = FieldMap::new();
+        map.insert(owned.clone(), RawValue::from_string("1".into()).unwrap());
+        assert_eq!(map.get("count").map(RawValue::get), Some("1"));
+        assert!(map.get("coun").is_none());
+        assert_eq!(
+            map.remove("count").map(|v| v.get().to_owned()),
+            Some("1".into())
+        );
+    }
 
     fn raw(json: &str) -> Box<RawValue> {
         RawValue::from_string(json.to_owned()).unwrap()

@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 
 use crate::id::SessionKey;
 
+pub(crate) use fields::same_name;
 pub use fields::{FieldIntoIter, FieldIter, FieldMap};
 
 mod fields;
