@@ -209,14 +209,11 @@ start_server() {
     PID[$name]=$!
     STARTED+=("$!")
     PORT[$name]=$port
-    for _ in $(seq 1 300); do
-        check_alive "$name"
-        if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/read"; then
-            echo "   $name: pid ${PID[$name]}, http://127.0.0.1:$port, cpus $cpus, $workers worker(s)"
-            return 0
-        fi
-        sleep 0.1
-    done
+    if wait_http "${PID[$name]}" "$port" 300 0.1; then
+        echo "   $name: pid ${PID[$name]}, http://127.0.0.1:$port, cpus $cpus, $workers worker(s)"
+        return 0
+    fi
+    check_alive "$name"
     die "server $name did not answer on 127.0.0.1:$port within 30 s (log: $(tail -n 5 "${LOG[$name]}"))"
 }
 
@@ -325,9 +322,8 @@ SCENARIOS=(read write new)
 declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [new]="write, no cookie (new session)")
 declare -A RPS=() P99=() CPU=() STEAL=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
 declare -a CONTENDED=()
-# The bare server sets no cookie: it gets a cookie header of the same size, so every server
-# parses the same request. The session servers (floor included) get the cookie they set.
-BARE_COOKIE="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+# The bare server gets BARE_COOKIE (common.sh); the session servers (floor included) get the
+# cookie they set.
 
 for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
 

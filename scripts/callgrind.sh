@@ -95,20 +95,17 @@ for s in $SERVERS; do
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$prof" \
         "$BIN/${EXAMPLE[$s]}" --addr "127.0.0.1:$port" >"$WORK/$s.log" 2>&1 &
     VG_PID=$!
-    for _ in $(seq 1 600); do
+    if ! wait_http "$VG_PID" "$port" 600 0.2; then
         kill -0 "$VG_PID" 2>/dev/null || die "$s exited under valgrind: $(tail -n 5 "$WORK/$s.log")"
-        curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$port/read" && break
-        sleep 0.2
-    done
-    curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$port/read" ||
         die "$s did not answer on 127.0.0.1:$port under valgrind"
+    fi
     dumps=0
     for sc in $SCENARIOS; do
         case "$sc" in read) path=/read ;; *) path=/inc ;; esac
         cookie=
         if [ "$sc" != new ]; then
             if [ "$s" = bare ]; then
-                cookie="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                cookie=$BARE_COOKIE
             else
                 cookie=$(get_cookie "$port")
                 [ -n "$cookie" ] || die "$s set no cookie on GET /inc"

@@ -20,3 +20,20 @@ get_cookie() {
     curl -sS -D - -o /dev/null --max-time 30 "http://127.0.0.1:$1/inc" | tr -d '\r' |
         awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); print a[1]; exit }'
 }
+
+# The bare server sets no cookie: it gets a cookie header of the same size as a session
+# server's, so every server parses the same request.
+# shellcheck disable=SC2034  # used by the sourcing scripts
+BARE_COOKIE="sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+# wait_http PID PORT TRIES PAUSE: waits until GET /read answers on 127.0.0.1:PORT, trying
+# TRIES times PAUSE seconds apart; fails as soon as PID has exited, or when the tries run out.
+wait_http() {
+    local _
+    for _ in $(seq 1 "$3"); do
+        kill -0 "$1" 2>/dev/null || return 1
+        curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$2/read" && return 0
+        sleep "$4"
+    done
+    return 1
+}

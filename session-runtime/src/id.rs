@@ -81,18 +81,18 @@ fn encode_id(bytes: &[u8; ID_BYTES]) -> [u8; ID_TEXT_LEN] {
     out
 }
 
+/// Whether `b` is in the base64url alphabet (`[A-Za-z0-9_-]`), by range compares only.
+fn is_base64url(b: u8) -> bool {
+    b.is_ascii_uppercase() | b.is_ascii_lowercase() | b.is_ascii_digit() | (b == b'-') | (b == b'_')
+}
+
 /// Whether any byte is outside the base64url alphabet. Range compares over every byte with no
 /// early exit, which the compiler turns into a few vector instructions per 16 bytes (a table
 /// lookup per byte cannot be vectorized).
 fn outside_base64url<const N: usize>(bytes: &[u8; N]) -> bool {
-    bytes.iter().fold(false, |outside, &b| {
-        outside
-            | !(b.is_ascii_uppercase()
-                | b.is_ascii_lowercase()
-                | b.is_ascii_digit()
-                | (b == b'-')
-                | (b == b'_'))
-    })
+    bytes
+        .iter()
+        .fold(false, |outside, &b| outside | !is_base64url(b))
 }
 
 impl SessionId {
@@ -131,11 +131,8 @@ impl SessionId {
     /// Accepts an id from a custom generator: 1 to 256 characters of `[A-Za-z0-9_-]`.
     pub(crate) fn parse_custom(text: impl AsRef<[u8]>) -> Option<Self> {
         let text = text.as_ref();
-        let ok = !text.is_empty()
-            && text.len() <= MAX_ID_LEN
-            && text
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        let ok =
+            !text.is_empty() && text.len() <= MAX_ID_LEN && text.iter().all(|&b| is_base64url(b));
         if !ok {
             return None;
         }
