@@ -36,8 +36,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures::executor::block_on;
 use http::header::SET_COOKIE;
 use http::StatusCode;
-use serde_json::value::RawValue;
-use session_runtime::store::{Patch, Patched, Record, SessionStore};
+use session_runtime::store::{Json, Patch, Patched, Record, SessionStore};
 use session_runtime::{MemoryStore, SessionKey};
 use tower::ServiceExt;
 use tower_sessions::{Session as TsSession, SessionManagerLayer};
@@ -93,7 +92,7 @@ fn full_patch_store<T: Shape>(g: &mut Group<'_>, payload: usize) {
     g.bench_function(label::<T>(payload), |b| {
         b.iter(|| {
             data.bump();
-            let raws: Vec<Box<RawValue>> = (0..T::FIELDS.len())
+            let raws: Vec<Json> = (0..T::FIELDS.len())
                 .map(|i| data.encode_field(i).unwrap())
                 .collect();
             let mut patch = Patch::new();

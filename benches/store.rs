@@ -33,8 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::executor::block_on;
 use http::StatusCode;
-use serde_json::value::RawValue;
-use session_runtime::store::{Created, FieldMap, Patch, Patched, Record, SessionStore};
+use session_runtime::store::{Created, FieldMap, Json, Patch, Patched, Record, SessionStore};
 use session_runtime::{MemoryStore, SessionKey};
 
 use common::{describe, label, Group, HttpSession, Shape};
@@ -89,7 +88,7 @@ struct Shared {
     template: Record,
     /// Store time for creates: strictly increasing, so the expiry purge keeps memory bounded.
     clock: AtomicI64,
-    value: Box<RawValue>,
+    value: Json,
 }
 
 fn shared() -> Shared {
@@ -97,7 +96,7 @@ fn shared() -> Shared {
         .map(|i| {
             (
                 format!("f{i}"),
-                serde_json::value::to_raw_value(&format!("value of field {i}")).unwrap(),
+                Json::encode(&format!("value of field {i}")).unwrap(),
             )
         })
         .collect();
@@ -120,7 +119,7 @@ fn shared() -> Shared {
         hot,
         template: Record::new(fields, 0, 0),
         clock: AtomicI64::new(CREATED_LIFETIME + 10),
-        value: serde_json::value::to_raw_value(&12345u64).unwrap(),
+        value: Json::encode(&12345u64).unwrap(),
     }
 }
 

@@ -20,8 +20,7 @@ mod floor_map;
 use std::sync::PoisonError;
 use std::time::Instant;
 
-use serde_json::value::RawValue;
-use session_runtime::store::{FieldMap, Record, SyncSessionStore};
+use session_runtime::store::{FieldMap, Json, Record, SyncSessionStore};
 use session_runtime::{MemoryStore, SessionKey};
 
 const USAGE: &str = "usage: store_growth [--sessions N] [--batch N] [--map store|floor]";
@@ -37,7 +36,7 @@ impl Map {
         match self {
             Map::Store(store) => {
                 let mut fields = FieldMap::new();
-                let one = RawValue::from_string("1".to_owned()).map_err(|e| e.to_string())?;
+                let one = Json::from_string("1".to_owned()).map_err(|e| e.to_string())?;
                 fields.insert("count", one);
                 let record = Record::new(fields, now, now + 86_400_000);
                 store

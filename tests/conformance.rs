@@ -214,7 +214,7 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
         let mut got: Vec<_> = record
             .fields
             .iter()
-            .map(|(n, v)| (n.to_owned(), v.get().to_owned()))
+            .map(|(n, v)| (n.to_owned(), v.as_str().to_owned()))
             .collect();
         got.sort();
         assert_eq!(
@@ -226,7 +226,7 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
         let mut again = vec![(Cow::Borrowed("a"), Some(raw("4")))];
         store.set_now(&key, &mut again, None, 60).unwrap();
         let record = store.load_now(&key, 60).unwrap().unwrap();
-        assert_eq!((record.expires_at, record.fields["a"].get()), (200, "4"));
+        assert_eq!((record.expires_at, record.fields["a"].as_str()), (200, "4"));
         // An expired or unknown record is gone, and nothing is written.
         let mut late = vec![(Cow::Borrowed("a"), Some(raw("5")))];
         assert_eq!(
@@ -240,7 +240,7 @@ fn set_now_takes_the_values_and_agrees_with_the_default_that_copies_them() {
             Patched::Gone
         );
         assert_eq!(
-            store.load_now(&key, 199).unwrap().unwrap().fields["a"].get(),
+            store.load_now(&key, 199).unwrap().unwrap().fields["a"].as_str(),
             "4"
         );
     }

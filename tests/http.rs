@@ -472,7 +472,7 @@ async fn a_field_that_no_longer_decodes_falls_back_to_its_default_and_keeps_the_
     let cookie = send(&app, "/inc", &[]).await.cookie().unwrap();
     send(&app, "/a", &[&cookie]).await;
     let key = spy.last_created().unwrap();
-    let bad = serde_json::value::RawValue::from_string("\"not a number\"".into()).unwrap();
+    let bad = session_runtime::store::Json::from_string("\"not a number\"".into()).unwrap();
     spy.inner
         .patch(&key, &Patch::new().set("count", &bad), 0)
         .await

@@ -56,7 +56,7 @@ async fn ids_never_reach_the_logs() {
     let c1 = cookie_of(&app, "/inc", None).await.unwrap();
     seen_ids.push(c1["sid=".len()..].to_owned());
     let key = spy.last_created().unwrap();
-    let bad = serde_json::value::RawValue::from_string("\"x\"".into()).unwrap();
+    let bad = session_runtime::store::Json::from_string("\"x\"".into()).unwrap();
     spy.inner
         .patch(&key, &Patch::new().set("count", &bad), 0)
         .await

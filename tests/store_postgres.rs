@@ -203,7 +203,7 @@ async fn nul_safe_encoding_is_the_documented_one() {
 
     let loaded = must_load(&store, &key, T0, "nul").await;
     assert_eq!(
-        loaded.fields["a\0%"].get(),
+        loaded.fields["a\0%"].as_str(),
         r#"{"b": "\u0000", "n": 1.50}"#,
         "values come back byte for byte"
     );

@@ -294,7 +294,7 @@ pub fn json_fields<T: Shape>(payload: usize) -> serde_json::Map<String, serde_js
 pub fn describe<T: Shape>(payload: usize) {
     let (data, map) = filled::<T>(payload);
     let json = serde_json::to_string(&data).expect("json");
-    let stored: usize = map.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+    let stored: usize = map.iter().map(|(k, v)| k.len() + v.as_str().len()).sum();
     eprintln!(
         "shape {:>10}: {:>3} fields, {:>5} B per string field, whole-session JSON {:>6} B, \
          stored names+values {:>6} B",

@@ -237,7 +237,7 @@ impl<'a> Expander<'a> {
                 fn decode_field(
                     &mut self,
                     __index: #p::usize,
-                    __value: &#p::RawValue,
+                    __value: &#p::Json,
                 ) -> #p::Result<(), #p::JsonError> {
                     match __index {
                         #(#decode_arms)*
@@ -249,7 +249,7 @@ impl<'a> Expander<'a> {
                 fn encode_field(
                     &self,
                     __index: #p::usize,
-                ) -> #p::Result<#p::Box<#p::RawValue>, #p::JsonError> {
+                ) -> #p::Result<#p::Json, #p::JsonError> {
                     match __index {
                         #(#encode_arms)*
                         _ => #p::encode_value(&()),

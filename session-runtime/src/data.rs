@@ -5,7 +5,7 @@
 //! because generated code in the user's crate must reach it, but only [`SessionData`],
 //! [`SessionView`], [`FieldInfo`] and [`Tracked`]'s documented methods are meant for people.
 
-use serde_json::value::RawValue;
+use crate::store::Json;
 
 /// A struct whose fields are kept in a session, one store field per struct field.
 ///
@@ -27,10 +27,10 @@ pub trait SessionData: Sized + Send + Sync + 'static {
     fn default_session() -> Self;
 
     /// Replaces field `index` with the value decoded from its stored JSON.
-    fn decode_field(&mut self, index: usize, value: &RawValue) -> Result<(), serde_json::Error>;
+    fn decode_field(&mut self, index: usize, value: &Json) -> Result<(), serde_json::Error>;
 
     /// Encodes field `index` as JSON for the store.
-    fn encode_field(&self, index: usize) -> Result<Box<RawValue>, serde_json::Error>;
+    fn encode_field(&self, index: usize) -> Result<Json, serde_json::Error>;
 
     /// Puts field `index` back to its default value.
     fn reset_field(&mut self, index: usize);
@@ -274,116 +274,21 @@ impl<T> Tracked<T> {
     }
 }
 
-/// Encodes one field value as JSON (used by generated code).
-///
-/// A value of up to 64 bytes (`INLINE_JSON`) is written into a buffer on the stack, read back
-/// as a borrowed `RawValue` and copied into an allocation of exactly its size: one
-/// allocation, where `serde_json::value::to_raw_value` makes a 128-byte one and shrinks it.
-/// Reading it back checks the JSON again (`RawValue` has no safe unchecked constructor, and
-/// this crate has no unsafe code); for a small value that costs less than the shrink. A
-/// larger value takes `to_raw_value`'s path.
+/// Encodes one field value as JSON (used by generated code): [`Json::encode`].
 #[doc(hidden)]
-pub fn encode_value<V: serde::Serialize + ?Sized>(
-    value: &V,
-) -> Result<Box<RawValue>, serde_json::Error> {
-    let mut buf = InlineJson::default();
-    match serde_json::to_writer(&mut buf, value) {
-        Ok(()) => serde_json::from_slice::<&RawValue>(&buf.bytes[..buf.len]).map(|v| v.to_owned()),
-        Err(e) if e.is_io() => serde_json::value::to_raw_value(value),
-        Err(e) => Err(e),
-    }
+pub fn encode_value<V: serde::Serialize + ?Sized>(value: &V) -> Result<Json, serde_json::Error> {
+    Json::encode(value)
 }
 
-/// Most bytes of JSON [`encode_value`] writes on the stack.
-const INLINE_JSON: usize = 64;
-
-/// A fixed buffer that refuses to grow (the writer's error sends [`encode_value`] to the
-/// allocating path).
-struct InlineJson {
-    bytes: [u8; INLINE_JSON],
-    len: usize,
-}
-
-impl Default for InlineJson {
-    fn default() -> Self {
-        InlineJson {
-            bytes: [0; INLINE_JSON],
-            len: 0,
-        }
-    }
-}
-
-impl std::io::Write for InlineJson {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.write_all(data).map(|()| data.len())
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
-        let end = self.len + data.len();
-        let Some(slot) = self.bytes.get_mut(self.len..end) else {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        };
-        slot.copy_from_slice(data);
-        self.len = end;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Decodes one field value from JSON (used by generated code).
+/// Decodes one field value from JSON (used by generated code): [`Json::decode`].
 #[doc(hidden)]
-pub fn decode_value<V: serde::de::DeserializeOwned>(
-    value: &RawValue,
-) -> Result<V, serde_json::Error> {
-    serde_json::from_str(value.get())
+pub fn decode_value<V: serde::de::DeserializeOwned>(value: &Json) -> Result<V, serde_json::Error> {
+    value.decode()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_value, FieldSet, INLINE_JSON};
-
-    #[test]
-    fn encode_value_matches_serde_json_on_both_sides_of_the_inline_buffer() {
-        fn same<V: serde::Serialize + ?Sized>(value: &V) {
-            let ours = encode_value(value).unwrap();
-            let theirs = serde_json::value::to_raw_value(value).unwrap();
-            assert_eq!(ours.get(), theirs.get());
-        }
-        same(&42u64);
-        same(&Some("é ☃ \"quoted\""));
-        same(&None::<u8>);
-        same(&vec![1u8, 2, 3]);
-        // The JSON of a string of n ASCII letters is n + 2 bytes long.
-        for n in [
-            INLINE_JSON - 3,
-            INLINE_JSON - 2,
-            INLINE_JSON - 1,
-            INLINE_JSON,
-            70_000,
-        ] {
-            let text = "x".repeat(n);
-            same(&text);
-            assert_eq!(encode_value(&text).unwrap().get().len(), n + 2);
-        }
-    }
-
-    #[test]
-    fn encode_value_reports_serialization_errors_of_small_and_large_values() {
-        use std::collections::BTreeMap;
-        // Maps with non-string keys are not JSON.
-        let small: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        assert!(encode_value(&small).is_err());
-        // An error after the inline buffer filled up (the allocating path reports it too).
-        let large = (
-            "y".repeat(2 * INLINE_JSON),
-            BTreeMap::from([((1u8, 2u8), 3u8)]),
-        );
-        let err = encode_value(&large).unwrap_err();
-        assert!(!err.is_io(), "{err}");
-    }
+    use super::FieldSet;
 
     #[test]
     fn field_set_handles_more_than_64_fields() {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
+use crate::store::Json;
 
 use crate::store::{FieldMap, UnixMillis};
 
@@ -34,14 +34,12 @@ impl SessionInfo<'_> {
 
     /// A stored field decoded as `V`, or `None` if absent or not decodable.
     pub fn field<V: serde::de::DeserializeOwned>(&self, name: &str) -> Option<V> {
-        self.fields
-            .get(name)
-            .and_then(|v| serde_json::from_str(v.get()).ok())
+        self.fields.get(name).and_then(|v| v.decode().ok())
     }
 
     /// A stored field's JSON text.
     pub fn raw(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(|v| v.get())
+        self.fields.get(name).map(Json::as_str)
     }
 }
 
@@ -79,7 +77,7 @@ impl PendingSave<'_> {
         name: &str,
         value: &V,
     ) -> Result<(), serde_json::Error> {
-        let v = serde_json::value::to_raw_value(value)?;
+        let v = Json::encode(value)?;
         self.put(name, Some(v));
         Ok(())
     }
@@ -89,7 +87,7 @@ impl PendingSave<'_> {
         self.put(name, None);
     }
 
-    fn put(&mut self, name: &str, change: Option<Box<RawValue>>) {
+    fn put(&mut self, name: &str, change: Option<Json>) {
         match self.changes.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = change,
             None => self.changes.push((Cow::Owned(name.to_owned()), change)),

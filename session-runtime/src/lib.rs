@@ -183,12 +183,11 @@ pub mod __private {
     pub use crate::data::{
         decode_value, encode_value, FieldInfo, SessionData, SessionView, Tracked,
     };
+    pub use crate::store::Json;
     pub use core::primitive::{bool, usize};
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;
-    pub use serde_json::value::RawValue;
     pub use serde_json::Error as JsonError;
-    pub use std::boxed::Box;
     pub use std::default::Default;
     pub use std::marker::{Send, Sync};
     pub use std::mem::replace;

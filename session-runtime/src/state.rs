@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::store::Json;
 use http::header::HeaderValue;
-use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
 use crate::config::{Config, MAX_COOKIE_VALUE};
@@ -239,10 +239,10 @@ pub(crate) struct RequestSession {
 
 fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
     let raw = match changes.iter().find(|(n, _)| n == TTL_FIELD) {
-        Some((_, change)) => change.as_deref(),
+        Some((_, change)) => change.as_ref(),
         None => base.get(TTL_FIELD),
     };
-    raw.and_then(|v| serde_json::from_str::<UnixMillis>(v.get()).ok())
+    raw.and_then(|v| serde_json::from_str::<UnixMillis>(v.as_str()).ok())
         .filter(|t| *t > 0)
 }
 
@@ -271,8 +271,8 @@ pub(crate) fn owner_tag(prefix: &str, user_json: &str) -> String {
     }
 }
 
-fn owner_json(value: Option<&RawValue>) -> Option<&str> {
-    value.map(|v| v.get()).filter(|v| *v != "null")
+fn owner_json(value: Option<&Json>) -> Option<&str> {
+    value.map(|v| v.as_str()).filter(|v| *v != "null")
 }
 
 /// The sealed form of a whole session, for the cookie store.
@@ -446,7 +446,7 @@ impl RequestSession {
             }
             let name = field.name();
             let value = match st.changes.iter().find(|(n, _)| same_name(n, name)) {
-                Some((_, change)) => change.as_deref(),
+                Some((_, change)) => change.as_ref(),
                 None => st.base.get(name),
             };
             if let Some(value) = value {
@@ -536,7 +536,7 @@ impl RequestSession {
         put(
             &mut st.changes,
             Cow::Borrowed(TTL_FIELD),
-            serde_json::value::to_raw_value(&ms).ok(),
+            Json::encode(&ms).ok(),
         );
     }
 
@@ -851,7 +851,7 @@ impl RequestSession {
                             .owner_field
                             .and_then(|f| changes.iter().find(|(n, _)| same_name(n, f)))
                             .map(|(_, v)| {
-                                owner_json(v.as_deref()).map(|j| owner_tag(&config.key_prefix, j))
+                                owner_json(v.as_ref()).map(|j| owner_tag(&config.key_prefix, j))
                             });
                         let result = if changes.is_empty() {
                             store.touch_any(&key, expires_at, now).await
@@ -1146,7 +1146,7 @@ fn warn_gone(key: &SessionKey) {
     );
 }
 
-fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Box<RawValue>>) {
+fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Json>) {
     match changes.iter_mut().find(|(n, _)| same_name(n, &name)) {
         Some(slot) => slot.1 = change,
         None => changes.push((name, change)),

@@ -32,9 +32,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::value::RawValue;
 use serde_json::Value;
-use session_runtime::store::{Created, FieldMap, Patch, Patched, Record, UnixMillis};
+use session_runtime::store::{Created, FieldMap, Json, Patch, Patched, Record, UnixMillis};
 use session_runtime::{Clock as _, SessionKey, SessionStore, SystemClock};
 
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh store from `$make`.
@@ -107,14 +106,14 @@ pub const T0: UnixMillis = 4_000_000_000_000;
 pub const MIN: UnixMillis = 60_000;
 
 /// A JSON value from its text.
-pub fn raw(json: &str) -> Box<RawValue> {
-    RawValue::from_string(json.to_owned())
+pub fn raw(json: &str) -> Json {
+    Json::from_string(json.to_owned())
         .unwrap_or_else(|e| panic!("test bug: {json:?} is not JSON: {e}"))
 }
 
 /// A JSON value from anything serializable.
-pub fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).expect("test bug: value does not serialize")
+pub fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Json {
+    Json::encode(value).expect("test bug: value does not serialize")
 }
 
 /// A field map from `(name, json text)` pairs.
@@ -131,10 +130,10 @@ pub fn json_of(fields: &FieldMap) -> BTreeMap<String, Value> {
     fields
         .iter()
         .map(|(k, v)| {
-            let parsed = serde_json::from_str(v.get()).unwrap_or_else(|e| {
+            let parsed = serde_json::from_str(v.as_str()).unwrap_or_else(|e| {
                 panic!(
                     "stored field {k:?} came back as invalid JSON {:?}: {e}",
-                    v.get()
+                    v.as_str()
                 )
             });
             (k.to_owned(), parsed)
@@ -1103,7 +1102,7 @@ pub async fn large_and_unicode_values_round_trip<S: SessionStore + Clone>(store:
             .fields
             .get("big")
             .unwrap_or_else(|| panic!("1 MiB value: field `big` missing"))
-            .get(),
+            .as_str(),
     )
     .expect("1 MiB value: not a JSON string any more");
     assert_eq!(got.len(), big.len(), "1 MiB value: length changed");

@@ -156,7 +156,7 @@ impl Spy {
                 set: patch
                     .set
                     .iter()
-                    .map(|(n, v)| (n.to_string(), v.get().to_owned()))
+                    .map(|(n, v)| (n.to_string(), v.as_str().to_owned()))
                     .collect(),
                 remove: patch.remove.iter().map(|n| n.to_string()).collect(),
             },

@@ -7,14 +7,15 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
+use super::Json;
+
 /// One stored field: its name and its JSON.
-type Entry = (Cow<'static, str>, Box<RawValue>);
+type Entry = (Cow<'static, str>, Json);
 
 /// The hash table of a large map. Seeded per process; a lookup is a few instructions.
-type Table = HashMap<Cow<'static, str>, Box<RawValue>, foldhash::fast::RandomState>;
+type Table = HashMap<Cow<'static, str>, Json, foldhash::fast::RandomState>;
 
 /// How many fields live inside the map itself before it moves them to a heap block of their
 /// own: most sessions hold one or two.
@@ -28,9 +29,9 @@ const SMALL: usize = 8;
 /// Compact on purpose, because an in-process store keeps one per session: up to eight fields
 /// sit in one short vector (the first two inside the map itself) and a lookup scans it; a
 /// larger map is a hash table. A name the runtime knows at compile time (every field of a
-/// `#[derive(Session)]` struct) is borrowed, not copied. A one-field session in
-/// [`MemoryStore`](super::memory::MemoryStore) is two heap blocks: the shared map and the
-/// value's JSON.
+/// `#[derive(Session)]` struct) is borrowed, not copied, and a value of up to 24 bytes of
+/// JSON is kept inside its entry ([`Json`]). A session of one or two small fields in
+/// [`MemoryStore`](super::memory::MemoryStore) is one heap block: the shared map.
 ///
 /// Iteration order is unspecified (as for a `HashMap`). Building one from pairs
 /// ([`FromIterator`], [`Extend`], [`insert`](Self::insert)) keeps the last value of a repeated
@@ -110,13 +111,13 @@ impl FieldMap {
     }
 
     /// The JSON of field `name`.
-    pub fn get(&self, name: &str) -> Option<&RawValue> {
+    pub fn get(&self, name: &str) -> Option<&Json> {
         match &self.0 {
             Repr::Small(entries) => entries
                 .iter()
                 .find(|(n, _)| same_name(n, name))
-                .map(|(_, v)| &**v),
-            Repr::Large(table) => table.get(name).map(|v| &**v),
+                .map(|(_, v)| v),
+            Repr::Large(table) => table.get(name),
         }
     }
 
@@ -125,7 +126,7 @@ impl FieldMap {
         self.get(name).is_some()
     }
 
-    fn get_mut(&mut self, name: &str) -> Option<&mut Box<RawValue>> {
+    fn get_mut(&mut self, name: &str) -> Option<&mut Json> {
         match &mut self.0 {
             Repr::Small(entries) => entries
                 .iter_mut()
@@ -137,11 +138,7 @@ impl FieldMap {
 
     /// Sets field `name` to `value`; returns the value it replaces. A `&'static str` name
     /// (or a `Cow::Borrowed` one) is kept without a copy.
-    pub fn insert(
-        &mut self,
-        name: impl Into<Cow<'static, str>>,
-        value: Box<RawValue>,
-    ) -> Option<Box<RawValue>> {
+    pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: Json) -> Option<Json> {
         let name = name.into();
         if let Some(slot) = self.get_mut(&name) {
             return Some(std::mem::replace(slot, value));
@@ -151,7 +148,7 @@ impl FieldMap {
     }
 
     /// Adds a field known to be absent, turning a full small map into a table first.
-    fn push_new(&mut self, name: Cow<'static, str>, value: Box<RawValue>) {
+    fn push_new(&mut self, name: Cow<'static, str>, value: Json) {
         if self.len() == SMALL {
             self.grow(SMALL);
         }
@@ -165,15 +162,15 @@ impl FieldMap {
 
     /// Sets field `name` to a copy of `value`. The name is copied only when the field is new;
     /// an existing field's value is replaced in place.
-    pub fn insert_copy(&mut self, name: &str, value: &RawValue) {
+    pub fn insert_copy(&mut self, name: &str, value: &Json) {
         match self.get_mut(name) {
-            Some(slot) => *slot = value.to_owned(),
-            None => self.push_new(Cow::Owned(name.to_owned()), value.to_owned()),
+            Some(slot) => slot.clone_from(value),
+            None => self.push_new(Cow::Owned(name.to_owned()), value.clone()),
         }
     }
 
     /// Removes field `name`; returns its value.
-    pub fn remove(&mut self, name: &str) -> Option<Box<RawValue>> {
+    pub fn remove(&mut self, name: &str) -> Option<Json> {
         match &mut self.0 {
             Repr::Small(entries) => {
                 let i = entries.iter().position(|(n, _)| same_name(n, name))?;
@@ -203,9 +200,9 @@ impl FieldMap {
 ///
 /// If there is no such field (as `HashMap` indexing does); [`get`](FieldMap::get) does not.
 impl std::ops::Index<&str> for FieldMap {
-    type Output = RawValue;
+    type Output = Json;
 
-    fn index(&self, name: &str) -> &RawValue {
+    fn index(&self, name: &str) -> &Json {
         match self.get(name) {
             Some(value) => value,
             None => panic!("no session field named {name:?}"),
@@ -219,7 +216,7 @@ impl PartialEq for FieldMap {
         self.len() == other.len()
             && self
                 .iter()
-                .all(|(name, value)| other.get(name).is_some_and(|v| v.get() == value.get()))
+                .all(|(name, value)| other.get(name) == Some(value))
     }
 }
 
@@ -228,13 +225,13 @@ impl Eq for FieldMap {}
 impl fmt::Debug for FieldMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.iter().map(|(n, v)| (n, v.get())))
+            .entries(self.iter().map(|(n, v)| (n, v.as_str())))
             .finish()
     }
 }
 
-impl<N: Into<Cow<'static, str>>> FromIterator<(N, Box<RawValue>)> for FieldMap {
-    fn from_iter<I: IntoIterator<Item = (N, Box<RawValue>)>>(iter: I) -> Self {
+impl<N: Into<Cow<'static, str>>> FromIterator<(N, Json)> for FieldMap {
+    fn from_iter<I: IntoIterator<Item = (N, Json)>>(iter: I) -> Self {
         let iter = iter.into_iter();
         let mut map = FieldMap::with_capacity(iter.size_hint().0);
         map.extend(iter);
@@ -242,8 +239,8 @@ impl<N: Into<Cow<'static, str>>> FromIterator<(N, Box<RawValue>)> for FieldMap {
     }
 }
 
-impl<N: Into<Cow<'static, str>>> Extend<(N, Box<RawValue>)> for FieldMap {
-    fn extend<I: IntoIterator<Item = (N, Box<RawValue>)>>(&mut self, iter: I) {
+impl<N: Into<Cow<'static, str>>> Extend<(N, Json)> for FieldMap {
+    fn extend<I: IntoIterator<Item = (N, Json)>>(&mut self, iter: I) {
         for (name, value) in iter {
             self.insert(name, value);
         }
@@ -257,16 +254,16 @@ pub struct FieldIter<'a>(IterRepr<'a>);
 #[derive(Clone, Debug)]
 enum IterRepr<'a> {
     Small(std::slice::Iter<'a, Entry>),
-    Large(std::collections::hash_map::Iter<'a, Cow<'static, str>, Box<RawValue>>),
+    Large(std::collections::hash_map::Iter<'a, Cow<'static, str>, Json>),
 }
 
 impl<'a> Iterator for FieldIter<'a> {
-    type Item = (&'a str, &'a RawValue);
+    type Item = (&'a str, &'a Json);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IterRepr::Small(it) => it.next().map(|(n, v)| (&**n, &**v)),
-            IterRepr::Large(it) => it.next().map(|(n, v)| (&**n, &**v)),
+            IterRepr::Small(it) => it.next().map(|(n, v)| (&**n, v)),
+            IterRepr::Large(it) => it.next().map(|(n, v)| (&**n, v)),
         }
     }
 
@@ -281,7 +278,7 @@ impl<'a> Iterator for FieldIter<'a> {
 impl ExactSizeIterator for FieldIter<'_> {}
 
 impl<'a> IntoIterator for &'a FieldMap {
-    type Item = (&'a str, &'a RawValue);
+    type Item = (&'a str, &'a Json);
     type IntoIter = FieldIter<'a>;
 
     fn into_iter(self) -> FieldIter<'a> {
@@ -294,11 +291,11 @@ pub struct FieldIntoIter(IntoIterRepr);
 
 enum IntoIterRepr {
     Small(smallvec::IntoIter<[Entry; INLINE]>),
-    Large(std::collections::hash_map::IntoIter<Cow<'static, str>, Box<RawValue>>),
+    Large(std::collections::hash_map::IntoIter<Cow<'static, str>, Json>),
 }
 
 impl Iterator for FieldIntoIter {
-    type Item = (Cow<'static, str>, Box<RawValue>);
+    type Item = (Cow<'static, str>, Json);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -324,7 +321,7 @@ impl fmt::Debug for FieldIntoIter {
 }
 
 impl IntoIterator for FieldMap {
-    type Item = (Cow<'static, str>, Box<RawValue>);
+    type Item = (Cow<'static, str>, Json);
     type IntoIter = FieldIntoIter;
 
     fn into_iter(self) -> FieldIntoIter {
@@ -359,7 +356,7 @@ impl<'de> Deserialize<'de> for FieldMap {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<FieldMap, A::Error> {
                 // Capped: the hint comes from the input.
                 let mut map = FieldMap::with_capacity(access.size_hint().unwrap_or(0).min(64));
-                while let Some((name, value)) = access.next_entry::<String, Box<RawValue>>()? {
+                while let Some((name, value)) = access.next_entry::<String, Json>()? {
                     map.insert(name, value);
                 }
                 Ok(map)
@@ -385,22 +382,22 @@ mod tests {
         assert!(!same_name(&owned[..4], &owned));
         assert!(same_name("", ""));
         let mut map = FieldMap::new();
-        map.insert(owned.clone(), RawValue::from_string("1".into()).unwrap());
-        assert_eq!(map.get("count").map(RawValue::get), Some("1"));
+        map.insert(owned.clone(), raw("1"));
+        assert_eq!(map.get("count").map(Json::as_str), Some("1"));
         assert!(map.get("coun").is_none());
         assert_eq!(
-            map.remove("count").map(|v| v.get().to_owned()),
+            map.remove("count").map(|v| v.as_str().to_owned()),
             Some("1".into())
         );
     }
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).unwrap()
+    fn raw(json: &str) -> Json {
+        Json::from_string(json.to_owned()).unwrap()
     }
 
     /// The fields as sorted `(name, JSON)` pairs.
     fn pairs(map: &FieldMap) -> Vec<(&str, &str)> {
-        let mut pairs: Vec<_> = map.iter().map(|(n, v)| (n, v.get())).collect();
+        let mut pairs: Vec<_> = map.iter().map(|(n, v)| (n, v.as_str())).collect();
         pairs.sort();
         pairs
     }
@@ -413,13 +410,13 @@ mod tests {
         assert!(map.insert(String::from("a"), raw("2")).is_none());
         map.insert_copy("c", &raw("3"));
         assert_eq!(pairs(&map), [("a", "2"), ("b", "1"), ("c", "3")]);
-        assert_eq!(map.insert("b", raw("4")).unwrap().get(), "1");
+        assert_eq!(map.insert("b", raw("4")).unwrap().as_str(), "1");
         map.insert_copy("a", &raw("5"));
-        assert_eq!(map.get("a").unwrap().get(), "5");
-        assert_eq!(map["b"].get(), "4");
+        assert_eq!(map.get("a").unwrap().as_str(), "5");
+        assert_eq!(map["b"].as_str(), "4");
         assert!(map.get("d").is_none());
         assert!(map.contains_key("c") && !map.contains_key("cc"));
-        assert_eq!(map.remove("b").unwrap().get(), "4");
+        assert_eq!(map.remove("b").unwrap().as_str(), "4");
         assert!(map.remove("b").is_none());
         assert_eq!(pairs(&map), [("a", "5"), ("c", "3")]);
         let mut keys: Vec<_> = map.keys().collect();
@@ -464,8 +461,8 @@ mod tests {
             .map(|(i, n)| (n.clone(), raw(&i.to_string())))
             .collect();
         for (i, name) in names.iter().enumerate() {
-            assert_eq!(grown[name.as_str()].get(), i.to_string());
-            assert_eq!(reversed[name.as_str()].get(), i.to_string());
+            assert_eq!(grown[name.as_str()].as_str(), i.to_string());
+            assert_eq!(reversed[name.as_str()].as_str(), i.to_string());
         }
         assert_eq!(grown, reversed);
         assert_eq!(grown, last);

@@ -26,15 +26,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
 use crate::id::SessionKey;
 
 pub(crate) use fields::same_name;
 pub use fields::{FieldIntoIter, FieldIter, FieldMap};
+pub use json::Json;
 
 mod fields;
+mod json;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "mysql")]
@@ -54,7 +55,7 @@ pub type UnixMillis = i64;
 /// One change to a stored field, by name: `Some` sets the field to that JSON, `None` removes
 /// it. ([`SyncSessionStore::set_now`] gets only sets; there `None` is a slot whose value was
 /// already taken, and is skipped.)
-pub type FieldChange = (Cow<'static, str>, Option<Box<RawValue>>);
+pub type FieldChange = (Cow<'static, str>, Option<Json>);
 
 /// One session as a store keeps it.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ impl Record {
 #[non_exhaustive]
 pub struct Patch<'a> {
     /// Fields to set (insert or overwrite).
-    pub set: PatchList<'a, (&'a str, &'a RawValue)>,
+    pub set: PatchList<'a, (&'a str, &'a Json)>,
     /// Fields to remove.
     pub remove: PatchList<'a, &'a str>,
     /// A new expiry, or `None` to keep the current one.
@@ -177,7 +178,7 @@ impl<'a> Patch<'a> {
 
     /// Adds a field to set.
     #[must_use]
-    pub fn set(mut self, name: &'a str, value: &'a RawValue) -> Self {
+    pub fn set(mut self, name: &'a str, value: &'a Json) -> Self {
         self.set.push((name, value));
         self
     }
@@ -349,12 +350,12 @@ pub trait SyncSessionStore: Send + Sync {
 #[allow(clippy::type_complexity)]
 pub(crate) fn patch_lists(
     changes: &[FieldChange],
-) -> (SmallVec<[(&str, &RawValue); 4]>, SmallVec<[&str; 4]>) {
+) -> (SmallVec<[(&str, &Json); 4]>, SmallVec<[&str; 4]>) {
     let mut set = SmallVec::new();
     let mut remove = SmallVec::new();
     for (name, change) in changes {
         match change {
-            Some(v) => set.push((&**name, &**v)),
+            Some(v) => set.push((&**name, v)),
             None => remove.push(&**name),
         }
     }
@@ -573,13 +574,13 @@ mod tests {
 
     #[test]
     fn a_patch_borrows_its_lists_until_the_builder_adds_to_them() {
-        let one = RawValue::from_string("1".to_owned()).unwrap();
-        let two = RawValue::from_string("2".to_owned()).unwrap();
-        let listed = [("a", &*one)];
+        let one = Json::from_string("1".to_owned()).unwrap();
+        let two = Json::from_string("2".to_owned()).unwrap();
+        let listed = [("a", &one)];
         let mut patch = Patch::new();
         patch.set = PatchList::borrowed(&listed);
         let patch = patch.set("b", &two).remove("c");
-        let set: Vec<_> = patch.set.iter().map(|(n, v)| (*n, v.get())).collect();
+        let set: Vec<_> = patch.set.iter().map(|(n, v)| (*n, v.as_str())).collect();
         assert_eq!(set, [("a", "1"), ("b", "2")]);
         assert_eq!(&*patch.remove, ["c"]);
         assert_eq!(listed.len(), 1, "the borrowed list is left alone");

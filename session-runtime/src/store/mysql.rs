@@ -127,7 +127,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
+use super::Json;
 use sqlx::error::DatabaseError;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlQueryResult};
 use sqlx::query::Query;
@@ -526,9 +526,9 @@ fn path(name: &str) -> String {
 struct EncodedNames;
 
 impl FieldEncoding for EncodedNames {
-    type Value = Box<RawValue>;
+    type Value = Json;
 
-    fn decode(key: String, value: Box<RawValue>) -> Result<(String, Box<RawValue>), StoreError> {
+    fn decode(key: String, value: Json) -> Result<(String, Json), StoreError> {
         Ok((decode_name(&key)?, value))
     }
 }

@@ -104,7 +104,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
+use super::Json as FieldJson;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::PgPool;
 use sqlx::types::Json;
@@ -426,9 +426,9 @@ fn unescape(stored: String) -> Result<String, StoreError> {
 
 /// `{escaped name: "JSON text", ...}`: the jsonb object `create` inserts and `patch` merges.
 fn encode_fields<'a>(
-    fields: impl Iterator<Item = (&'a str, &'a RawValue)> + Clone,
+    fields: impl Iterator<Item = (&'a str, &'a FieldJson)> + Clone,
 ) -> Result<String, StoreError> {
-    sql::json_object(fields.map(|(name, value)| (escape(name), value.get())))
+    sql::json_object(fields.map(|(name, value)| (escape(name), value.as_str())))
 }
 
 /// The entries of the stored jsonb object, as [`encode_fields`] writes them.
@@ -437,8 +437,8 @@ struct Escaped;
 impl FieldEncoding for Escaped {
     type Value = String;
 
-    fn decode(key: String, json: String) -> Result<(String, Box<RawValue>), StoreError> {
-        let value = RawValue::from_string(json).map_err(|_| StoreError::Corrupt {
+    fn decode(key: String, json: String) -> Result<(String, FieldJson), StoreError> {
+        let value = FieldJson::from_string(json).map_err(|_| StoreError::Corrupt {
             reason: "a stored field value is not JSON text",
         })?;
         Ok((unescape(key)?, value))
@@ -509,10 +509,8 @@ mod tests {
 
     #[test]
     fn fields_encode_as_strings_of_json_text() {
-        let v = RawValue::from_string(r#"{"x": "\u0000"}"#.to_owned()).ok();
-        let v = v
-            .as_deref()
-            .map(|v| encode_fields([("a\0%", v)].into_iter()));
+        let v = FieldJson::from_string(r#"{"x": "\u0000"}"#.to_owned()).ok();
+        let v = v.as_ref().map(|v| encode_fields([("a\0%", v)].into_iter()));
         assert_eq!(
             v.and_then(Result::ok).as_deref(),
             Some(r#"{"a%00%25":"{\"x\": \"\\u0000\"}"}"#)

@@ -135,9 +135,9 @@ use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use super::Json;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ToRedisArgs, Value};
-use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
 use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
@@ -415,9 +415,9 @@ fn eval(script: &Script, key: &str, args: usize, text: usize) -> redis::Cmd {
 }
 
 /// The bytes of the names and JSON of `fields`.
-fn text_len<'a>(fields: impl Iterator<Item = (&'a str, &'a RawValue)>) -> usize {
+fn text_len<'a>(fields: impl Iterator<Item = (&'a str, &'a Json)>) -> usize {
     fields
-        .map(|(name, value)| name.len() + value.get().len())
+        .map(|(name, value)| name.len() + value.as_str().len())
         .sum()
 }
 
@@ -561,7 +561,7 @@ fn decode_record(pairs: HashPairs, now: UnixMillis) -> Result<Option<Record>, St
         let text = String::from_utf8(value).map_err(|_| StoreError::Corrupt {
             reason: "a stored field value is not UTF-8",
         })?;
-        let json = RawValue::from_string(text).map_err(|_| StoreError::Corrupt {
+        let json = Json::from_string(text).map_err(|_| StoreError::Corrupt {
             reason: "a stored field value is not JSON",
         })?;
         fields.insert(name, json);
@@ -795,7 +795,7 @@ impl SessionStore for RedisStore {
             None => script.arg("0").arg(""),
         };
         for (name, value) in record.fields.iter() {
-            script.arg(&*stored_name(name)).arg(value.get());
+            script.arg(&*stored_name(name)).arg(value.as_str());
         }
         pipe.add_command(script);
 
@@ -839,7 +839,7 @@ impl SessionStore for RedisStore {
         };
         script.arg(patch.set.len());
         for (name, value) in &patch.set {
-            script.arg(&*stored_name(name)).arg(value.get());
+            script.arg(&*stored_name(name)).arg(value.as_str());
         }
         for name in &patch.remove {
             script.arg(&*stored_name(name));

@@ -9,8 +9,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use super::Json;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use sqlx::error::DatabaseError;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
@@ -188,7 +188,7 @@ pub(super) trait FieldEncoding {
 
     /// The field (name and JSON) stored under `key` as `value`, or [`StoreError::Corrupt`] if
     /// this encoding could not have written that entry.
-    fn decode(key: String, value: Self::Value) -> Result<(String, Box<RawValue>), StoreError>;
+    fn decode(key: String, value: Self::Value) -> Result<(String, Json), StoreError>;
 }
 
 /// A stored `data` object, read entry by entry straight into a [`FieldMap`] (no intermediate
@@ -388,7 +388,7 @@ where
     i64: sqlx::Encode<'q, DB> + Type<DB>,
 {
     for (path, (_, value)) in set_paths.iter().zip(&patch.set) {
-        query = query.bind(path.as_str()).bind(value.get());
+        query = query.bind(path.as_str()).bind(value.as_str());
     }
     for path in remove_paths {
         query = query.bind(path.as_str());
@@ -475,12 +475,9 @@ mod tests {
     struct Prefixed;
 
     impl FieldEncoding for Prefixed {
-        type Value = Box<RawValue>;
+        type Value = Json;
 
-        fn decode(
-            key: String,
-            value: Box<RawValue>,
-        ) -> Result<(String, Box<RawValue>), StoreError> {
+        fn decode(key: String, value: Json) -> Result<(String, Json), StoreError> {
             match key.strip_prefix('k') {
                 Some(name) => Ok((name.to_owned(), value)),
                 None => Err(StoreError::Corrupt { reason: "no k" }),
@@ -498,8 +495,8 @@ mod tests {
             panic!("{fields:?}")
         };
         assert_eq!(fields.len(), 2);
-        assert_eq!(fields["a"].get(), "3", "the last duplicate wins");
-        assert_eq!(fields["b"].get(), r#""x""#);
+        assert_eq!(fields["a"].as_str(), "3", "the last duplicate wins");
+        assert_eq!(fields["b"].as_str(), r#""x""#);
         let refused = read(r#"{"ka": 1, "b": 2, "c": 3}"#);
         assert!(
             matches!(refused, Ok(Err(StoreError::Corrupt { reason: "no k" }))),
@@ -521,10 +518,8 @@ mod tests {
             remove: "R",
             remove_paths_per_call: per_call,
         };
-        let v = RawValue::from_string("1".to_owned()).ok();
-        let Some(v) = v.as_deref() else {
-            panic!("json")
-        };
+        let v = Json::from_string("1".to_owned()).ok();
+        let Some(v) = v.as_ref() else { panic!("json") };
         assert_eq!(functions(2).data(&Patch::new().expires_at(1)), None);
         let p = Patch::new().set("a", v).set("b", v).set("c", v).remove("d");
         assert_eq!(
@@ -545,10 +540,8 @@ mod tests {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     #[test]
     fn json_object_writes_entries_as_they_are() {
-        let v = RawValue::from_string(r#"{"x" : 1}"#.to_owned()).ok();
-        let Some(v) = v.as_deref() else {
-            panic!("json")
-        };
+        let v = Json::from_string(r#"{"x" : 1}"#.to_owned()).ok();
+        let Some(v) = v.as_ref() else { panic!("json") };
         let empty: [(&str, &str); 0] = [];
         assert_eq!(json_object(empty.into_iter()).ok().as_deref(), Some("{}"));
         assert_eq!(
@@ -556,7 +549,7 @@ mod tests {
             Some(r#"{"a\"":{"x" : 1}}"#)
         );
         assert_eq!(
-            json_object([("a", v.get())].into_iter()).ok().as_deref(),
+            json_object([("a", v.as_str())].into_iter()).ok().as_deref(),
             Some(r#"{"a":"{\"x\" : 1}"}"#)
         );
     }

@@ -126,7 +126,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::value::RawValue;
+use super::Json;
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -431,7 +431,7 @@ fn decode_name(key: String) -> Option<String> {
 fn encode_fields(fields: &FieldMap) -> String {
     let len: usize = fields
         .iter()
-        .map(|(k, v)| k.len() * 2 + v.get().len() + 5)
+        .map(|(k, v)| k.len() * 2 + v.as_str().len() + 5)
         .sum();
     let mut out = String::with_capacity(len + 2);
     out.push('{');
@@ -443,7 +443,7 @@ fn encode_fields(fields: &FieldMap) -> String {
         out.push('"');
         encode_name(name, &mut out);
         out.push_str("\":");
-        out.push_str(value.get());
+        out.push_str(value.as_str());
     }
     out.push('}');
     out
@@ -453,9 +453,9 @@ fn encode_fields(fields: &FieldMap) -> String {
 struct EncodedNames;
 
 impl FieldEncoding for EncodedNames {
-    type Value = Box<RawValue>;
+    type Value = Json;
 
-    fn decode(key: String, value: Box<RawValue>) -> Result<(String, Box<RawValue>), StoreError> {
+    fn decode(key: String, value: Json) -> Result<(String, Json), StoreError> {
         let name = decode_name(key).ok_or(StoreError::Corrupt {
             reason: "the data column has a key that is not an encoded field name",
         })?;
@@ -701,7 +701,7 @@ mod tests {
     fn a_patch_nests_function_calls_within_the_argument_limit() {
         let store_sql = |sets: usize, removes: usize| {
             let names: Vec<String> = (0..sets.max(removes)).map(|i| format!("f{i}")).collect();
-            let v = RawValue::from_string("1".to_owned()).expect("json");
+            let v = Json::from_string("1".to_owned()).expect("json");
             let mut p = Patch::new();
             for n in &names[..sets] {
                 p = p.set(n, &v);

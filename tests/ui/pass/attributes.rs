@@ -89,17 +89,17 @@ fn main() {
 
     // Encoding and decoding by index; skipped and unknown indices are null / no-ops.
     v.count = 7;
-    assert_eq!(v.encode_field(1).unwrap().get(), "7");
-    assert_eq!(v.encode_field(2).unwrap().get(), "null");
-    assert_eq!(v.encode_field(99).unwrap().get(), "null");
-    let raw = serde_json::value::RawValue::from_string("41".to_owned()).unwrap();
+    assert_eq!(v.encode_field(1).unwrap().as_str(), "7");
+    assert_eq!(v.encode_field(2).unwrap().as_str(), "null");
+    assert_eq!(v.encode_field(99).unwrap().as_str(), "null");
+    let raw = session_runtime::store::Json::from_string("41".to_owned()).unwrap();
     v.decode_field(1, &raw).unwrap();
     assert_eq!(v.count, 41);
     v.scratch.push(9);
     v.decode_field(2, &raw).unwrap();
     v.decode_field(99, &raw).unwrap();
     assert_eq!(v.scratch, [9]);
-    let bad = serde_json::value::RawValue::from_string("\"x\"".to_owned()).unwrap();
+    let bad = session_runtime::store::Json::from_string("\"x\"".to_owned()).unwrap();
     assert!(v.decode_field(1, &bad).is_err());
     assert_eq!(v.count, 41, "a failed decode changes nothing");
 }

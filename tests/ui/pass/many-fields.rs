@@ -92,7 +92,7 @@ fn main() {
     assert_eq!(Big::FIELDS[69].name(), "f69");
     let mut big = Big::default_session();
     big.f69 = 5;
-    assert_eq!(big.encode_field(69).unwrap().get(), "5");
+    assert_eq!(big.encode_field(69).unwrap().as_str(), "5");
     big.reset_field(69);
     assert_eq!(big.f69, 0);
 }
