@@ -40,7 +40,11 @@ impl Json {
         let mut buf = StackBuf::default();
         match serde_json::to_writer(&mut buf, value) {
             Ok(()) => Ok(Json::of_utf8(&buf.bytes[..buf.len])),
-            Err(e) if e.is_io() => serde_json::to_string(value).map(|s| Json(s.into())),
+            // Kept without the spare capacity a growing `String` leaves (up to half of it).
+            Err(e) if e.is_io() => serde_json::to_string(value).map(|mut s| {
+                s.shrink_to_fit();
+                Json(s.into())
+            }),
             Err(e) => Err(e),
         }
     }
@@ -62,6 +66,8 @@ impl Json {
     /// If `text` is not exactly one JSON value.
     pub fn from_string(text: String) -> Result<Json, serde_json::Error> {
         serde_json::from_str::<IgnoredAny>(&text)?;
+        let mut text = text;
+        text.shrink_to_fit();
         Ok(Json(text.into()))
     }
 
