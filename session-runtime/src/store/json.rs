@@ -36,7 +36,7 @@ impl Json {
     /// If `value`'s `Serialize` fails or is not JSON (a map with non-string keys, say).
     pub fn encode<V: Serialize + ?Sized>(value: &V) -> Result<Json, serde_json::Error> {
         // Written on the stack first: a value that fits is copied once, into the `Json` itself
-        // (up to 24 bytes) or into one block of exactly its size.
+        // (up to 24 bytes) or into one block of its size (at least 32 bytes).
         let mut buf = StackBuf::default();
         match serde_json::to_writer(&mut buf, value) {
             Ok(()) => Ok(Json::of_utf8(&buf.bytes[..buf.len])),
@@ -49,8 +49,8 @@ impl Json {
         }
     }
 
-    /// serde_json's output: always UTF-8 (it escapes nothing into invalid sequences), so the
-    /// fallback is unreachable; it keeps this crate free of unsafe code and of panics.
+    /// serde_json's output, which is always UTF-8: the fallback is unreachable, and keeps this
+    /// crate free of unsafe code and of panics.
     fn of_utf8(bytes: &[u8]) -> Json {
         match CompactString::from_utf8(bytes) {
             Ok(text) => Json(text),
@@ -67,7 +67,9 @@ impl Json {
     pub fn from_string(text: String) -> Result<Json, serde_json::Error> {
         serde_json::from_str::<IgnoredAny>(&text)?;
         let mut text = text;
-        text.shrink_to_fit();
+        if text.len() > INLINE {
+            text.shrink_to_fit(); // a shorter one is copied into the `Json` itself
+        }
         Ok(Json(text.into()))
     }
 
@@ -165,6 +167,9 @@ impl<'de> Deserialize<'de> for Json {
         Box::<RawValue>::deserialize(deserializer).map(Json::from)
     }
 }
+
+/// Most bytes of JSON kept inside a [`Json`] (compact_str's inline size).
+const INLINE: usize = std::mem::size_of::<CompactString>();
 
 /// Most bytes of JSON [`Json::encode`] writes on the stack before it falls back to a
 /// growing `String`.
