@@ -5,9 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::store::Json;
-
-use crate::store::{FieldMap, UnixMillis};
+use crate::store::{FieldMap, Json, UnixMillis};
 
 pub(crate) type Validator =
     Arc<dyn Fn(&SessionInfo<'_>, &http::request::Parts) -> bool + Send + Sync>;

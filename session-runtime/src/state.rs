@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::store::Json;
 use http::header::HeaderValue;
 use smallvec::SmallVec;
 
@@ -15,8 +14,8 @@ use crate::hooks::{PendingSave, SessionInfo};
 use crate::id::{value_tag, CookieValue, Decoded, SessionId, SessionKey};
 use crate::keys::CookieKeys;
 use crate::store::{
-    patch_lists, same_name, Created, DynStore, FieldChange, FieldMap, Patch, PatchList, Patched,
-    Record, StoreError, SyncSessionStore, UnixMillis,
+    patch_lists, same_name, Created, DynStore, FieldChange, FieldMap, Json, Patch, PatchList,
+    Patched, Record, StoreError, SyncSessionStore, UnixMillis,
 };
 
 /// The reserved field holding a per-session lifetime override ("remember me"), in ms.
@@ -242,7 +241,7 @@ fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
         Some((_, change)) => change.as_ref(),
         None => base.get(TTL_FIELD),
     };
-    raw.and_then(|v| serde_json::from_str::<UnixMillis>(v.as_str()).ok())
+    raw.and_then(|v| v.decode::<UnixMillis>().ok())
         .filter(|t| *t > 0)
 }
 
@@ -272,7 +271,7 @@ pub(crate) fn owner_tag(prefix: &str, user_json: &str) -> String {
 }
 
 fn owner_json(value: Option<&Json>) -> Option<&str> {
-    value.map(|v| v.as_str()).filter(|v| *v != "null")
+    value.map(Json::as_str).filter(|v| *v != "null")
 }
 
 /// The sealed form of a whole session, for the cookie store.

@@ -127,14 +127,13 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::Json;
 use sqlx::error::DatabaseError;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlQueryResult};
 use sqlx::query::Query;
 use sqlx::Row as _;
 
 use super::sql::{self, ErrorClasses, FieldEncoding, PathFunctions, Statements, TableNameRules};
-use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::{Created, Json, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 
 /// The sqlx crate this store is built on, re-exported so that you can build a [`MySqlPool`] of

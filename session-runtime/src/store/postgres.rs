@@ -104,12 +104,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::Json as FieldJson;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::PgPool;
 use sqlx::types::Json;
 
 use super::sql::{self, ErrorClasses, FieldEncoding, Statements, StoredFields, TableNameRules};
+use super::Json as FieldJson;
 use super::{Created, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
 use crate::id::SessionKey;
 

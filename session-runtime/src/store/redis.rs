@@ -135,12 +135,13 @@ use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use super::Json;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ToRedisArgs, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::{
+    Created, FieldMap, Json, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
+};
 use crate::id::SessionKey;
 
 /// The redis crate this store is built on, re-exported so that you can build a

@@ -9,12 +9,11 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::Json;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sqlx::error::DatabaseError;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
-use super::{FieldMap, Patch, Patched, StoreError};
+use super::{FieldMap, Json, Patch, Patched, StoreError};
 
 /// The table name used unless the store's `with_table_name` says otherwise.
 pub const DEFAULT_TABLE_NAME: &str = "sessions";

@@ -126,7 +126,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Json;
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -136,7 +135,9 @@ use sqlx::sqlite::{
 use sqlx::{Connection as _, Sqlite};
 
 use super::sql::{self, ErrorClasses, FieldEncoding, PathFunctions, Statements, TableNameRules};
-use super::{Created, FieldMap, Patch, Patched, Record, SessionStore, StoreError, UnixMillis};
+use super::{
+    Created, FieldMap, Json, Patch, Patched, Record, SessionStore, StoreError, UnixMillis,
+};
 use crate::id::SessionKey;
 
 /// The sqlx crate this store is built on, re-exported so that you can build a [`SqlitePool`]
