@@ -26,7 +26,9 @@ use session_runtime::{MemoryStore, SessionKey};
 const USAGE: &str = "usage: store_growth [--sessions N] [--batch N] [--map store|floor]";
 
 enum Map {
-    Store(MemoryStore),
+    /// The memory store, and the encoded `count = 1` every record gets a copy of (as a
+    /// request's commit hands over its encoded field).
+    Store(MemoryStore, Json),
     /// The floor's process-wide map.
     Floor,
 }
@@ -34,10 +36,9 @@ enum Map {
 impl Map {
     fn create(&self, key: &SessionKey, now: i64) -> Result<(), String> {
         match self {
-            Map::Store(store) => {
+            Map::Store(store, one) => {
                 let mut fields = FieldMap::new();
-                let one = Json::from_string("1".to_owned()).map_err(|e| e.to_string())?;
-                fields.insert("count", one);
+                fields.insert("count", one.clone());
                 let record = Record::new(fields, now, now + 86_400_000);
                 store
                     .create_now(key, &record)
@@ -112,7 +113,13 @@ fn main() {
     let map = if args.floor {
         Map::Floor
     } else {
-        Map::Store(MemoryStore::new())
+        match Json::encode(&1u64) {
+            Ok(one) => Map::Store(MemoryStore::new(), one),
+            Err(e) => {
+                eprintln!("store_growth: encoding the field failed: {e}");
+                std::process::exit(1);
+            }
+        }
     };
     let name = if args.floor { "floor" } else { "store" };
     // Written through before the start, so that its pages do not count as the store's.

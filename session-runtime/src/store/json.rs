@@ -65,7 +65,7 @@ impl Json {
     ///
     /// If `text` is not exactly one JSON value.
     pub fn from_string(text: String) -> Result<Json, serde_json::Error> {
-        serde_json::from_str::<IgnoredAny>(&text)?;
+        check(&text)?;
         let mut text = text;
         if text.len() > INLINE {
             text.shrink_to_fit(); // a shorter one is copied into the `Json` itself
@@ -91,12 +91,11 @@ impl Json {
     pub fn into_string(self) -> String {
         self.0.into_string()
     }
+}
 
-    /// The value as a borrowed [`RawValue`] (reads the text again, which cannot fail: it
-    /// was checked when the `Json` was made; no copy).
-    fn as_raw(&self) -> Result<&RawValue, serde_json::Error> {
-        serde_json::from_str(self.as_str())
-    }
+/// Whether `text` is exactly one JSON value (surrounding whitespace allowed).
+fn check(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<IgnoredAny>(text).map(drop)
 }
 
 impl From<Box<RawValue>> for Json {
@@ -117,7 +116,7 @@ impl std::str::FromStr for Json {
 
     /// Checks that `text` is one JSON value; see [`Json::from_string`].
     fn from_str(text: &str) -> Result<Json, serde_json::Error> {
-        serde_json::from_str::<IgnoredAny>(text)?;
+        check(text)?;
         Ok(Json(CompactString::new(text)))
     }
 }
@@ -155,7 +154,9 @@ impl fmt::Display for Json {
 /// Serializes as the JSON value itself (not as a string), as [`RawValue`] does.
 impl Serialize for Json {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.as_raw()
+        // Borrowed as a `RawValue` by reading the text again (no copy), which cannot fail: it
+        // was checked when the `Json` was made.
+        serde_json::from_str::<&RawValue>(self.as_str())
             .map_err(serde::ser::Error::custom)?
             .serialize(serializer)
     }
