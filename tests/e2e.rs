@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Router, ServiceExt};
 use session_runtime::{MemoryStore, ReadSession, Session, SessionLayer};
 use support::demo::{self, Demo};
+use tower::Layer as _;
 
 #[derive(Session, Default)]
 struct Visit {
@@ -18,9 +19,8 @@ struct Visit {
     b: u64,
 }
 
-async fn serve() -> (SocketAddr, MemoryStore) {
-    let store = MemoryStore::new();
-    let app = Router::new()
+fn routes() -> Router {
+    Router::new()
         .route(
             "/",
             get(|mut s: Session<Visit>| async move {
@@ -63,10 +63,31 @@ async fn serve() -> (SocketAddr, MemoryStore) {
                 "bye"
             }),
         )
-        .layer(SessionLayer::new(store.clone()).with_secure(false));
+}
+
+/// The routes with the layer applied by `Router::layer`, served on a free port.
+async fn serve() -> (SocketAddr, MemoryStore) {
+    let store = MemoryStore::new();
+    let app = routes().layer(SessionLayer::new(store.clone()).with_secure(false));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, store)
+}
+
+/// The routes with the layer wrapped around the whole `Router` (`Layer::layer`), as
+/// `ServiceBuilder` or any outer tower stack applies it, served on a free port.
+async fn serve_around() -> (SocketAddr, MemoryStore) {
+    let store = MemoryStore::new();
+    let app = SessionLayer::new(store.clone())
+        .with_secure(false)
+        .layer(routes());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let app = ServiceExt::<axum::extract::Request>::into_make_service(app);
+        axum::serve(listener, app).await.unwrap()
+    });
     (addr, store)
 }
 
@@ -86,6 +107,17 @@ async fn get_text(c: &reqwest::Client, url: String) -> String {
 #[tokio::test]
 async fn a_browser_like_client_counts_logs_in_and_out() {
     let (addr, store) = serve().await;
+    browser_flow(addr, &store).await;
+}
+
+#[tokio::test]
+async fn the_layer_wrapped_around_the_whole_router_serves_the_same_flow() {
+    let (addr, store) = serve_around().await;
+    browser_flow(addr, &store).await;
+}
+
+/// Counts, logs in (new id, data kept), logs out (record and cookie gone) and starts over.
+async fn browser_flow(addr: SocketAddr, store: &MemoryStore) {
     let c = client();
     assert_eq!(get_text(&c, format!("http://{addr}/peek")).await, "0 0 0");
     assert!(store.is_empty(), "peeking creates nothing");
