@@ -237,7 +237,7 @@ pub(crate) struct RequestSession {
 }
 
 fn ttl_of(base: &FieldMap, changes: &Changes) -> Option<UnixMillis> {
-    let raw = match changes.iter().find(|(n, _)| n == TTL_FIELD) {
+    let raw = match changes.iter().find(|(n, _)| same_name(n, TTL_FIELD)) {
         Some((_, change)) => change.as_ref(),
         None => base.get(TTL_FIELD),
     };
@@ -593,7 +593,7 @@ impl RequestSession {
             || st
                 .changes
                 .iter()
-                .any(|(n, change)| change.is_none() || n == TTL_FIELD)
+                .any(|(n, change)| change.is_none() || same_name(n, TTL_FIELD))
         {
             return None;
         }
@@ -771,7 +771,7 @@ impl RequestSession {
     async fn execute(&self, s: Snapshot, now: UnixMillis) -> Result<Outcome, Box<Failed>> {
         let config = self.config();
         let ttl = ttl_of(&s.base, &s.changes);
-        let ttl_changed = s.changes.iter().any(|(n, _)| n == TTL_FIELD);
+        let ttl_changed = s.changes.iter().any(|(n, _)| same_name(n, TTL_FIELD));
         let mut changes = s.changes;
         // Removing a field the session does not hold changes nothing (typically a flash
         // field read while empty): not worth a write.

@@ -130,7 +130,7 @@ pub fn json_of(fields: &FieldMap) -> BTreeMap<String, Value> {
     fields
         .iter()
         .map(|(k, v)| {
-            let parsed = serde_json::from_str(v.as_str()).unwrap_or_else(|e| {
+            let parsed = v.decode().unwrap_or_else(|e| {
                 panic!(
                     "stored field {k:?} came back as invalid JSON {:?}: {e}",
                     v.as_str()

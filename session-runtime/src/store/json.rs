@@ -64,9 +64,8 @@ impl Json {
     /// # Errors
     ///
     /// If `text` is not exactly one JSON value.
-    pub fn from_string(text: String) -> Result<Json, serde_json::Error> {
+    pub fn from_string(mut text: String) -> Result<Json, serde_json::Error> {
         check(&text)?;
-        let mut text = text;
         if text.len() > INLINE {
             text.shrink_to_fit(); // a shorter one is copied into the `Json` itself
         }
