@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::state::put;
 use crate::store::{FieldMap, Json, UnixMillis};
 
 pub(crate) type Validator =
@@ -76,20 +77,13 @@ impl PendingSave<'_> {
         value: &V,
     ) -> Result<(), serde_json::Error> {
         let v = Json::encode(value)?;
-        self.put(name, Some(v));
+        put(self.changes, Cow::Owned(name.to_owned()), Some(v));
         Ok(())
     }
 
     /// Removes field `name` as part of this save.
     pub fn remove(&mut self, name: &str) {
-        self.put(name, None);
-    }
-
-    fn put(&mut self, name: &str, change: Option<Json>) {
-        match self.changes.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = change,
-            None => self.changes.push((Cow::Owned(name.to_owned()), change)),
-        }
+        put(self.changes, Cow::Owned(name.to_owned()), None);
     }
 }
 

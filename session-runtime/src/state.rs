@@ -1145,7 +1145,8 @@ fn warn_gone(key: &SessionKey) {
     );
 }
 
-fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Json>) {
+/// Records a change to field `name`, replacing an earlier change to the same field.
+pub(crate) fn put(changes: &mut Changes, name: Cow<'static, str>, change: Option<Json>) {
     match changes.iter_mut().find(|(n, _)| same_name(n, &name)) {
         Some(slot) => slot.1 = change,
         None => changes.push((name, change)),
