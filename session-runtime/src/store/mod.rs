@@ -19,6 +19,12 @@
 //!   matches (revoking all sessions of one user).
 //! - Errors are typed ([`StoreError`]); a store that cannot reach its engine returns
 //!   [`StoreError::Unavailable`].
+//!
+//! A store may file records under a prefix of at least 16 bytes of the key instead of all 32
+//! (the memory store does, to keep a slot to one cache line): keys that share it are then one
+//! key to that store, so a create under the second is a collision, and the runtime draws
+//! another id. A 128-bit prefix of SHA-256 keeps a forged cookie as hopeless as guessing a
+//! 128-bit id. The SQL and Redis stores keep the whole key.
 
 use std::borrow::Cow;
 use std::fmt;
