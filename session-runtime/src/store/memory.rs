@@ -74,11 +74,14 @@ struct Shard {
     expiry: BinaryHeap<Reverse<(UnixMillis, Short)>>,
 }
 
+/// The slot of `key` in `records`.
+fn find(records: &HashTable<Slot>, key: Short) -> Option<&Slot> {
+    records.find(key.hash(), |s| s.key == key)
+}
+
 impl Shard {
     fn get(&self, key: Short) -> Option<&Record> {
-        self.records
-            .find(key.hash(), |s| s.key == key)
-            .map(|s| &s.record)
+        find(&self.records, key).map(|s| &s.record)
     }
 
     fn get_mut(&mut self, key: Short) -> Option<&mut Record> {
@@ -102,10 +105,13 @@ impl Shard {
                 return;
             }
             self.expiry.pop();
-            match self.get(key).map(|r| r.expires_at) {
-                Some(expires_at) if expires_at <= now => self.remove(key),
-                Some(expires_at) => self.expiry.push(Reverse((expires_at, key))),
-                None => {}
+            if let Ok(entry) = self.records.find_entry(key.hash(), |s| s.key == key) {
+                let expires_at = entry.get().record.expires_at;
+                if expires_at <= now {
+                    entry.remove();
+                } else {
+                    self.expiry.push(Reverse((expires_at, key)));
+                }
             }
         }
     }
@@ -325,7 +331,7 @@ impl SessionStore for MemoryStore {
             shard.records.retain(|s| s.record.expires_at > now);
             removed += (before - shard.records.len()) as u64;
             let Shard { records, expiry } = &mut *shard;
-            expiry.retain(|Reverse((_, k))| records.find(k.hash(), |s| s.key == *k).is_some());
+            expiry.retain(|Reverse((_, k))| find(records, *k).is_some());
         }
         Ok(removed)
     }
@@ -370,44 +376,42 @@ mod tests {
         SessionKey::from_bytes(bytes)
     }
 
+    /// `key` with one bit of byte `i` flipped.
+    fn flipped(key: &SessionKey, i: usize) -> SessionKey {
+        let mut bytes = *key.as_bytes();
+        bytes[i] ^= 1;
+        SessionKey::from_bytes(bytes)
+    }
+
     #[tokio::test]
     async fn records_are_filed_under_the_first_16_bytes_of_their_key() {
         let store = MemoryStore::new();
         let first = SessionKey::random();
-        let live = record(10, i64::MAX);
-        assert!(matches!(
-            store.create(&first, &live).await.unwrap(),
-            Created::Inserted
-        ));
+        let created = store.create(&first, &record(10, i64::MAX)).await.unwrap();
+        assert!(matches!(created, Created::Inserted));
 
-        // Same table hash (bytes 0 to 7) and shard, other bytes 10 to 15: another record.
-        let mut bytes = *first.as_bytes();
-        bytes[15] ^= 1;
-        let neighbour = SessionKey::from_bytes(bytes);
-        assert!(matches!(
-            store.create(&neighbour, &record(10, 20)).await.unwrap(),
-            Created::Inserted
-        ));
+        // Byte 15 differs (same table hash, bytes 0 to 7, and shard, bytes 8 and 9): another
+        // record, found, kept and deleted on its own.
+        let neighbour = flipped(&first, 15);
+        let created = store.create(&neighbour, &record(10, 20)).await.unwrap();
+        assert!(matches!(created, Created::Inserted));
         assert_eq!(expiry_of(&store, &neighbour).await, Some(20));
         assert_eq!(expiry_of(&store, &first).await, Some(i64::MAX));
         store.delete(&neighbour).await.unwrap();
         assert_eq!(expiry_of(&store, &neighbour).await, None);
         assert_eq!(expiry_of(&store, &first).await, Some(i64::MAX));
 
-        // Only bytes 16 to 31 differ: the same record, so a create is refused as a collision
-        // (the runtime then draws another id) and never replaces the first.
-        let mut bytes = *first.as_bytes();
-        bytes[31] ^= 1;
-        let twin = SessionKey::from_bytes(bytes);
-        assert!(matches!(
-            store.create(&twin, &record(10, 20)).await.unwrap(),
-            Created::Collision
-        ));
+        // Only byte 31 differs: the same record to this store, so a create is refused as a
+        // collision (the runtime then draws another id) and never replaces the first.
+        let twin = flipped(&first, 31);
+        let created = store.create(&twin, &record(10, 20)).await.unwrap();
+        assert!(matches!(created, Created::Collision));
         assert_eq!(expiry_of(&store, &first).await, Some(i64::MAX));
+        let seen = expiry_of(&store, &twin).await;
         assert_eq!(
-            expiry_of(&store, &twin).await,
+            seen,
             Some(i64::MAX),
-            "the first record's"
+            "the twin key reaches the first record"
         );
         assert_eq!(store.len(), 1);
     }
