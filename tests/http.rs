@@ -121,6 +121,22 @@ fn routes() -> Router {
             }),
         )
         .route(
+            "/three-extractors",
+            get(
+                |mut v: Session<Visit>, r: ReadSession<Counter>, o: Option<Session<Counter>>| async move {
+                    let before = *v.count();
+                    *v.count_mut() += 1;
+                    let existing = o.map(|o| o.count().to_string());
+                    format!(
+                        "{before}:{}:{}:{}",
+                        r.count(),
+                        r.is_new(),
+                        existing.as_deref().unwrap_or("none")
+                    )
+                },
+            ),
+        )
+        .route(
             "/counter",
             get(|mut c: Session<Counter>| async move {
                 *c.count_mut() += 10;
@@ -576,6 +592,30 @@ async fn two_session_types_share_one_record_field_by_field() {
     let cookie = send(&app, "/inc", &[]).await.cookie().unwrap();
     assert_eq!(send(&app, "/counter", &[&cookie]).await.body, "11");
     assert_eq!(send(&app, "/peek", &[&cookie]).await.body, "11:false");
+}
+
+#[tokio::test]
+async fn several_extractors_in_one_request_share_one_load_and_one_commit() {
+    let spy = Spy::new();
+    let app = app(spy.clone());
+    // No cookie: nothing to load; the read-only view and the optional one see a new session.
+    let r = send(&app, "/three-extractors", &[]).await;
+    assert_eq!(r.body, "0:0:true:none");
+    let cookie = r.cookie().unwrap();
+    assert!(
+        matches!(&spy.take_ops()[..], [Op::Create(_, names)] if names == &["count".to_owned()]),
+        "one create, of the one written field"
+    );
+    // A stored session: loaded once for the three views, which all see it; one patch.
+    let r = send(&app, "/three-extractors", &[&cookie]).await;
+    assert_eq!(r.body, "1:1:false:1");
+    assert!(r.set_cookies.is_empty());
+    let ops = spy.take_ops();
+    assert!(
+        matches!(&ops[..], [Op::Load(_), Op::Patch { set, remove, .. }]
+            if set == &[("count".to_owned(), "2".to_owned())] && remove.is_empty()),
+        "{ops:?}"
+    );
 }
 
 #[tokio::test]

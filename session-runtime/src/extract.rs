@@ -12,17 +12,12 @@ use crate::data::{SessionData, SessionView};
 use crate::rejection::SessionRejection;
 use crate::state::RequestSession;
 
-async fn loaded(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
-    let handle = parts
+/// The request's session state, put there by the layer.
+fn handle(parts: &Parts) -> Result<&Arc<RequestSession>, SessionRejection> {
+    parts
         .extensions
         .get::<Arc<RequestSession>>()
-        .cloned()
-        .ok_or(SessionRejection::MissingLayer)?;
-    handle
-        .ensure_loaded(parts)
-        .await
-        .map_err(SessionRejection::Store)?;
-    Ok(handle)
+        .ok_or(SessionRejection::MissingLayer)
 }
 
 /// The typed session of the current request.
@@ -127,10 +122,14 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let handle = loaded(parts).await?;
+        let handle = handle(parts)?;
+        let (view, _) = handle
+            .view::<T>(parts)
+            .await
+            .map_err(SessionRejection::Store)?;
         Ok(Session {
-            view: handle.materialize::<T>(),
-            handle,
+            view,
+            handle: Arc::clone(handle),
         })
     }
 }
@@ -145,13 +144,14 @@ impl<T: SessionData, S: Send + Sync> OptionalFromRequestParts<S> for Session<T> 
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let handle = loaded(parts).await?;
-        if handle.is_new() {
-            return Ok(None);
-        }
-        Ok(Some(Session {
-            view: handle.materialize::<T>(),
-            handle,
+        let handle = handle(parts)?;
+        let view = handle
+            .existing_view::<T>(parts)
+            .await
+            .map_err(SessionRejection::Store)?;
+        Ok(view.map(|view| Session {
+            view,
+            handle: Arc::clone(handle),
         }))
     }
 }
@@ -197,10 +197,10 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for ReadSession<T> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let handle = loaded(parts).await?;
-        Ok(ReadSession {
-            view: handle.materialize::<T>(),
-            is_new: handle.is_new(),
-        })
+        let (view, is_new) = handle(parts)?
+            .view::<T>(parts)
+            .await
+            .map_err(SessionRejection::Store)?;
+        Ok(ReadSession { view, is_new })
     }
 }

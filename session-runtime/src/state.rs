@@ -2,6 +2,7 @@
 //! commit that turns the dirty flags into exactly one store operation.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::header::HeaderValue;
@@ -233,6 +234,9 @@ impl State {
 pub(crate) struct RequestSession {
     shared: Arc<Shared>,
     incoming: Incoming,
+    /// `state.loaded`, readable without the lock: set (release) under the lock right after
+    /// it, so an extractor that sees it set (acquire) finds the loaded session in `state`.
+    loaded: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -290,6 +294,7 @@ impl RequestSession {
         RequestSession {
             shared,
             incoming,
+            loaded: AtomicBool::new(false),
             state: Mutex::new(State {
                 loaded: false,
                 existing: None,
@@ -327,16 +332,40 @@ impl RequestSession {
         self.config().clock.now()
     }
 
-    /// Loads the session once per request.
-    pub(crate) async fn ensure_loaded(
+    /// The typed view of the request's session (the loaded fields plus this request's earlier
+    /// changes), with whether no stored session backs it; loads the session on the first call.
+    pub(crate) async fn view<T: SessionData>(
         &self,
         parts: &http::request::Parts,
-    ) -> Result<(), StoreError> {
-        if self.lock().loaded {
-            return Ok(());
+    ) -> Result<(T::View, bool), StoreError> {
+        let mut st = self.loaded_state(parts).await?;
+        let is_new = st.existing.is_none();
+        Ok((self.materialize::<T>(&mut st), is_new))
+    }
+
+    /// As [`view`](Self::view), but only for a stored session: `None` for a new one.
+    pub(crate) async fn existing_view<T: SessionData>(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Option<T::View>, StoreError> {
+        let mut st = self.loaded_state(parts).await?;
+        if st.existing.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.materialize::<T>(&mut st)))
+    }
+
+    /// The request's state, with the session loaded: by this call if no extractor before it
+    /// did. The extractor's one lock (its view is built under the same one).
+    async fn loaded_state(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<MutexGuard<'_, State>, StoreError> {
+        if self.loaded.load(Ordering::Acquire) {
+            return Ok(self.lock());
         }
         let now = self.now();
-        let loaded = match (&self.incoming, &self.shared.backend) {
+        let found = match (&self.incoming, &self.shared.backend) {
             (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
                 let key = id.key(&self.config().key_prefix);
                 match store.load_any(&key, now).await? {
@@ -357,12 +386,14 @@ impl RequestSession {
             (Incoming::Sealed(value), Backend::Cookie(keys)) => self.open_sealed(keys, value, now),
             _ => None,
         };
-        let loaded =
-            loaded.filter(|(existing, _, record)| self.acceptable(existing, record, parts, now));
+        let found =
+            found.filter(|(existing, _, record)| self.acceptable(existing, record, parts, now));
         let mut st = self.lock();
+        // Two extractors of one request may both have loaded (joined futures): the first to
+        // get here keeps its result.
         if !st.loaded {
             st.loaded = true;
-            if let Some((existing, stale_key, record)) = loaded {
+            if let Some((existing, stale_key, record)) = found {
                 st.existing = Some(existing);
                 st.stale_key = stale_key;
                 st.base = record.fields;
@@ -370,8 +401,9 @@ impl RequestSession {
                 st.expires_at = record.expires_at;
                 st.owner = record.owner;
             }
+            self.loaded.store(true, Ordering::Release);
         }
-        Ok(())
+        Ok(st)
     }
 
     fn open_sealed(
@@ -433,8 +465,7 @@ impl RequestSession {
     }
 
     /// Builds typed data from the loaded fields plus this request's earlier changes.
-    pub(crate) fn materialize<T: SessionData>(&self) -> T::View {
-        let mut st = self.lock();
+    fn materialize<T: SessionData>(&self, st: &mut State) -> T::View {
         if let Some(owner) = T::FIELDS.iter().find(|f| f.is_user_id() && !f.is_skipped()) {
             st.owner_field = Some(owner.name());
         }
@@ -452,7 +483,7 @@ impl RequestSession {
                 if let Err(error) = data.decode_field(index, value) {
                     tracing::warn!(
                         field = name,
-                        session = %self.tag(&st),
+                        session = %self.tag(st),
                         %error,
                         "stored session field no longer decodes; using its default"
                     );
