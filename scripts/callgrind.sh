@@ -14,11 +14,15 @@
 #   bash scripts/callgrind.sh
 #   REQUESTS=2000 SERVERS="ours floor" bash scripts/callgrind.sh
 #   KEEP=/tmp/cg bash scripts/callgrind.sh   # keep the profiles for callgrind_annotate
+#   VALGRIND_ARGS="--cache-sim=yes --branch-sim=yes" KEEP=/tmp/cg bash scripts/callgrind.sh
+#                                            # also simulated cache misses and mispredicted
+#                                            # branches (callgrind_annotate shows them)
 #
 # Environment: REQUESTS (default 4000), WARMUP (default 3000), SERVERS (default "bare floor
 # ours tower-sessions"), SCENARIOS (default "read write new"), KEEP (a directory for the
 # profiles, one file per server and scenario; without it they are deleted), OUT (markdown
-# file), BASE_PORT (default 38180).
+# file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind options, split on spaces;
+# the table stays instructions per request).
 #
 # Under valgrind the CPU's SHA extensions are hidden, so SHA-256 runs in software (~3,500
 # instructions a hash instead of ~400): every session server, the floor included, counts
@@ -35,6 +39,7 @@ SCENARIOS=${SCENARIOS:-read write new}
 KEEP=${KEEP:-}
 OUT=${OUT:-}
 BASE_PORT=${BASE_PORT:-38180}
+read -r -a VALGRIND_EXTRA <<<"${VALGRIND_ARGS:-}"
 
 SCRIPT=callgrind
 # shellcheck source=scripts/common.sh
@@ -92,7 +97,7 @@ port=$BASE_PORT
 for s in $SERVERS; do
     port=$((port + 1))
     prof=$WORK/$s.callgrind
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$prof" \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$prof" "${VALGRIND_EXTRA[@]}" \
         "$BIN/${EXAMPLE[$s]}" --addr "127.0.0.1:$port" >"$WORK/$s.log" 2>&1 &
     VG_PID=$!
     if ! wait_http "$VG_PID" "$port" 600 0.2; then
