@@ -185,7 +185,6 @@ pub(crate) type Changes = SmallVec<[FieldChange; 2]>;
 
 #[derive(Debug)]
 struct State {
-    loaded: bool,
     existing: Option<Existing>,
     /// An older key verified the incoming cookie: re-issue it with the current one.
     stale_key: bool,
@@ -211,10 +210,11 @@ struct State {
 }
 
 impl State {
-    /// Whether a commit has nothing to decide: no session was loaded, or nothing was written,
-    /// nothing is pending, no deadline can move (`slides`) and no old key needs replacing.
-    fn nothing_due(&self, force: bool, slides: bool) -> bool {
-        !self.loaded
+    /// Whether a commit has nothing to decide: no session was `loaded`, or nothing was
+    /// written, nothing is pending, no deadline can move (`slides`) and no old key needs
+    /// replacing.
+    fn nothing_due(&self, loaded: bool, force: bool, slides: bool) -> bool {
+        !loaded
             || (self.changes.is_empty()
                 && self.action == Action::None
                 && !self.stale_key
@@ -234,8 +234,9 @@ impl State {
 pub(crate) struct RequestSession {
     shared: Arc<Shared>,
     incoming: Incoming,
-    /// `state.loaded`, readable without the lock: set (release) under the lock right after
-    /// it, so an extractor that sees it set (acquire) finds the loaded session in `state`.
+    /// Whether the session was loaded into `state`: set (release) under its lock, so an
+    /// extractor that sees it set (acquire) finds the loaded session there without locking
+    /// first.
     loaded: AtomicBool,
     state: Mutex<State>,
 }
@@ -296,7 +297,6 @@ impl RequestSession {
             incoming,
             loaded: AtomicBool::new(false),
             state: Mutex::new(State {
-                loaded: false,
                 existing: None,
                 stale_key: false,
                 base,
@@ -332,6 +332,10 @@ impl RequestSession {
         self.config().clock.now()
     }
 
+    fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
     /// The typed view of the request's session (the loaded fields plus this request's earlier
     /// changes), with whether no stored session backs it; loads the session on the first call.
     pub(crate) async fn view<T: SessionData>(
@@ -361,7 +365,7 @@ impl RequestSession {
         &self,
         parts: &http::request::Parts,
     ) -> Result<MutexGuard<'_, State>, StoreError> {
-        if self.loaded.load(Ordering::Acquire) {
+        if self.is_loaded() {
             return Ok(self.lock());
         }
         let now = self.now();
@@ -391,8 +395,7 @@ impl RequestSession {
         let mut st = self.lock();
         // Two extractors of one request may both have loaded (joined futures): the first to
         // get here keeps its result.
-        if !st.loaded {
-            st.loaded = true;
+        if !self.is_loaded() {
             if let Some((existing, stale_key, record)) = found {
                 st.existing = Some(existing);
                 st.stale_key = stale_key;
@@ -577,7 +580,7 @@ impl RequestSession {
     pub(crate) fn finish_now(&self) -> Option<Result<CookieOut, CommitError>> {
         let config = self.config();
         let mut st = self.lock();
-        if config.auto_commit && !st.nothing_due(false, config.slides()) {
+        if config.auto_commit && !st.nothing_due(self.is_loaded(), false, config.slides()) {
             // What both synchronous commits need: a store that never waits, and nothing that
             // only `commit` handles (a before-save hook, an error to report, an action).
             let store = match &self.shared.backend {
@@ -735,7 +738,7 @@ impl RequestSession {
                 return Err(e);
             }
             let force = force && !st.saved;
-            if st.nothing_due(force, self.config().slides()) {
+            if st.nothing_due(self.is_loaded(), force, self.config().slides()) {
                 return Ok(());
             }
             Snapshot {
