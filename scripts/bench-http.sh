@@ -38,7 +38,10 @@
 # redis and postgres, whose tables have no floor/bare column; the ours/bare targets are
 # defined for the memory store: for redis and postgres the ratio is printed without a verdict),
 # OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
-# tower-sessions +3, floor +4), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
+# tower-sessions +3, floor +4, floor+ +5), FLOOR_PLUS=1 (memory store only: also runs
+# floor+, `bench_floor --plus`, the floor with server-side expiry and serialized field
+# values, in every round, and adds a table of floor+/bare, ours/floor+ and floor+/floor: how
+# much of the gap between us and the floor those two features explain), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
 # (see below), MIN_CPU, MAX_STEAL and RETRIES (below), ALLOCATOR (glibc, the default, or
 # jemalloc: every server, ours and the others alike, runs with Debian's libjemalloc2
 # preloaded, installed if missing; this shows which part of a gap is glibc's allocator, see
@@ -77,6 +80,7 @@ OUT=${OUT:-}
 CONNECTIONS=${CONNECTIONS:-32}
 BASE_PORT=${BASE_PORT:-38080}
 LOST_UPDATES=${LOST_UPDATES:-0}
+FLOOR_PLUS=${FLOOR_PLUS:-0}
 LU_REQUESTS=${LU_REQUESTS:-20000}
 LU_HOLD_US=${LU_HOLD_US:-1000}
 LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
@@ -99,6 +103,7 @@ is_int "$LU_REQUESTS" 8 10000000 || die "LU_REQUESTS=$LU_REQUESTS: expected 8..1
 is_int "$LU_HOLD_US" 1 1000000 || die "LU_HOLD_US=$LU_HOLD_US: expected 1..1000000 µs"
 is_int "$LU_HOLD_REQUESTS" 8 1000000 || die "LU_HOLD_REQUESTS=$LU_HOLD_REQUESTS: expected 8..1000000"
 is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
+case "$FLOOR_PLUS" in 0 | 1) ;; *) die "FLOOR_PLUS=$FLOOR_PLUS: expected 0 or 1" ;; esac
 is_int "$MAX_STEAL" 0 100 || die "MAX_STEAL=$MAX_STEAL: expected 0..100 (%)"
 is_int "$MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
 is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$BARE_MIN_CPU: expected 0..100"
@@ -313,6 +318,10 @@ start_server tower-sessions "$TS_BIN" $((BASE_PORT + 3)) 1 0
 echo "   tower-sessions: $TS_LABEL"
 if [ "$STORE" = memory ]; then
     start_server floor "$BIN/bench_floor" $((BASE_PORT + 4)) 1 0
+    if [ "$FLOOR_PLUS" = 1 ]; then
+        start_server floor+ "$BIN/bench_floor" $((BASE_PORT + 5)) 1 0 --plus
+        SERVERS+=(floor+)
+    fi
 else
     echo "   floor: skipped (memory store only)"
     SERVERS=(ours bare tower-sessions)
@@ -533,6 +542,24 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
                 "$(per_round "${RPS[ours.$sc]}" "${RPS[tower-sessions.$sc]}")"
         fi
     done
+    if [[ " ${SERVERS[*]} " == *" floor+ "* ]]; then
+        echo
+        echo "floor+ (the floor with server-side expiry and serialized field values): how much of the"
+        echo "gap between us and the floor those two features explain"
+        echo
+        echo "| scenario | floor+/bare req/s | ours/floor+ req/s | floor+/floor req/s | CPU/req floor+/floor | floor+/bare by round | ours/floor+ by round |"
+        echo "|---|---:|---:|---:|---:|---|---|"
+        for sc in "${SCENARIOS[@]}"; do
+            # shellcheck disable=SC2086
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" \
+                "$(ratio "$(median ${RPS[floor+.$sc]})" "$(median ${RPS[bare.$sc]})")" \
+                "$(ratio "$(median ${RPS[ours.$sc]})" "$(median ${RPS[floor+.$sc]})")" \
+                "$(ratio "$(median ${RPS[floor+.$sc]})" "$(median ${RPS[floor.$sc]})")" \
+                "$(ratio "$(median ${CPU[floor+.$sc]})" "$(median ${CPU[floor.$sc]})")" \
+                "$(per_round "${RPS[floor+.$sc]}" "${RPS[bare.$sc]}")" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[floor+.$sc]}")"
+        done
+    fi
     echo
     echo "New sessions (no cookie), per round: p99 and server RSS after the round"
     echo

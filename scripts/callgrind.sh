@@ -4,25 +4,28 @@
 # Throughput on a shared virtual machine moves by 10-20% between runs (BENCHMARKS.md); an
 # instruction count does not: the same binary and requests give the same count whatever else
 # the machine is doing. This script runs each benchmark server (ours, the floor, bare axum,
-# tower-sessions; memory stores, one tokio worker) under `valgrind --tool=callgrind` and, for
-# each scenario of bench-http.sh, sends WARMUP requests uncounted, then REQUESTS counted ones,
-# all on one keep-alive connection, and prints the instructions per request:
+# tower-sessions; memory stores, one tokio worker; on request also floor+, the floor with
+# server-side expiry and serialized field values: `bench_floor --plus`) under `valgrind
+# --tool=callgrind` and, for each scenario of bench-http.sh, sends WARMUP requests uncounted,
+# then REQUESTS counted ones, all on one keep-alive connection, and prints the instructions
+# per request:
 #   read  — GET /read with the session cookie (the bare server gets a cookie of the same size)
 #   write — GET /inc with the session cookie
 #   new   — GET /inc without a cookie (every request creates a session)
 #
 #   bash scripts/callgrind.sh
 #   REQUESTS=2000 SERVERS="ours floor" bash scripts/callgrind.sh
+#   SERVERS="floor floor+ ours" bash scripts/callgrind.sh   # what expiry and serialization cost
 #   KEEP=/tmp/cg bash scripts/callgrind.sh   # keep the profiles for callgrind_annotate
 #   VALGRIND_ARGS="--cache-sim=yes --branch-sim=yes" KEEP=/tmp/cg bash scripts/callgrind.sh
 #                                            # also simulated cache misses and mispredicted
 #                                            # branches (callgrind_annotate shows them)
 #
 # Environment: REQUESTS (default 4000), WARMUP (default 3000), SERVERS (default "bare floor
-# ours tower-sessions"), SCENARIOS (default "read write new"), KEEP (a directory for the
-# profiles, one file per server and scenario; without it they are deleted), OUT (markdown
-# file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind options, split on spaces;
-# the table stays instructions per request).
+# ours tower-sessions"; floor+ is also known), SCENARIOS (default "read write new"), KEEP (a
+# directory for the profiles, one file per server and scenario; without it they are
+# deleted), OUT (markdown file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind
+# options, split on spaces; the table stays instructions per request).
 #
 # Under valgrind the CPU's SHA extensions are hidden, so SHA-256 runs in software (~3,500
 # instructions a hash instead of ~400): every session server, the floor included, counts
@@ -50,8 +53,9 @@ is_int "$BASE_PORT" 1024 65000 || die "BASE_PORT=$BASE_PORT: expected 1024..6500
 for tool in valgrind callgrind_control python3 curl cargo; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (valgrind: apt-get install valgrind)"
 done
-declare -A EXAMPLE=([ours]=bench_server [floor]=bench_floor [bare]=bench_bare [tower-sessions]=bench_tower_sessions)
-for s in $SERVERS; do [ -n "${EXAMPLE[$s]:-}" ] || die "unknown server $s (ours, floor, bare, tower-sessions)"; done
+declare -A EXAMPLE=([ours]=bench_server [floor]=bench_floor [floor+]=bench_floor [bare]=bench_bare [tower-sessions]=bench_tower_sessions)
+declare -A SERVER_ARGS=([floor+]=--plus)
+for s in $SERVERS; do [ -n "${EXAMPLE[$s]:-}" ] || die "unknown server $s (ours, floor, floor+, bare, tower-sessions)"; done
 for sc in $SCENARIOS; do
     case "$sc" in read | write | new) ;; *) die "unknown scenario $sc (read, write, new)" ;; esac
 done
@@ -97,8 +101,10 @@ port=$BASE_PORT
 for s in $SERVERS; do
     port=$((port + 1))
     prof=$WORK/$s.callgrind
+    extra=()
+    if [ -n "${SERVER_ARGS[$s]:-}" ]; then extra=("${SERVER_ARGS[$s]}"); fi
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$prof" "${VALGRIND_EXTRA[@]}" \
-        "$BIN/${EXAMPLE[$s]}" --addr "127.0.0.1:$port" >"$WORK/$s.log" 2>&1 &
+        "$BIN/${EXAMPLE[$s]}" --addr "127.0.0.1:$port" "${extra[@]}" >"$WORK/$s.log" 2>&1 &
     VG_PID=$!
     if ! wait_http "$VG_PID" "$port" 600 0.2; then
         kill -0 "$VG_PID" 2>/dev/null || die "$s exited under valgrind: $(tail -n 5 "$WORK/$s.log")"

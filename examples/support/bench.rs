@@ -33,14 +33,19 @@ pub struct Args {
 
 /// Parses `--addr HOST:PORT` (default `127.0.0.1:{port}`), `--workers N` (default 1),
 /// `--hold-us N`, `--store VALUE` (`store_needs` is the message when its value is missing) and
-/// `-h`/`--help` (prints `usage` and exits).
-fn parse_args(port: u16, usage: &str, store_needs: &str) -> Result<Args, String> {
+/// `-h`/`--help` (prints `usage` and exits), from `argv` (the arguments after the program's name).
+fn parse_args(
+    argv: impl IntoIterator<Item = String>,
+    port: u16,
+    usage: &str,
+    store_needs: &str,
+) -> Result<Args, String> {
     let mut args = Args {
         addr: ([127, 0, 0, 1], port).into(),
         workers: 1,
         store: "memory".to_owned(),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--addr" => {
@@ -74,9 +79,21 @@ fn parse_args(port: u16, usage: &str, store_needs: &str) -> Result<Args, String>
     Ok(args)
 }
 
-/// [`parse_args`], or `{name}: {error}` on stderr and exit code 2.
+/// [`parse_args`] of the process's arguments, or `{name}: {error}` on stderr and exit code 2.
+#[allow(dead_code)] // not used by bench_floor, which takes a flag of its own first
 pub fn args(name: &str, port: u16, usage: &str, store_needs: &str) -> Args {
-    or_exit(name, parse_args(port, usage, store_needs))
+    args_from(name, std::env::args().skip(1), port, usage, store_needs)
+}
+
+/// [`parse_args`] of `argv`, or `{name}: {error}` on stderr and exit code 2.
+pub fn args_from(
+    name: &str,
+    argv: impl IntoIterator<Item = String>,
+    port: u16,
+    usage: &str,
+    store_needs: &str,
+) -> Args {
+    or_exit(name, parse_args(argv, port, usage, store_needs))
 }
 
 /// The value, or `{name}: {error}` on stderr and exit code 2.

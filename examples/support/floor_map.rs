@@ -53,15 +53,20 @@ impl BuildHasher for BuildKeyHasher {
     }
 }
 
-/// `(count, count2)` of each session.
-pub type Shard = RwLock<HashMap<Key, (u64, u64), BuildKeyHasher>>;
+/// One shard: the record of each session (by default `(count, count2)`).
+pub type Shard<V = (u64, u64)> = RwLock<HashMap<Key, V, BuildKeyHasher>>;
 
-const SHARDS: usize = 64;
+pub const SHARDS: usize = 64;
 
 static STORE: [Shard; SHARDS] =
     [const { RwLock::new(HashMap::with_hasher(BuildKeyHasher)) }; SHARDS];
 
-/// The shard of `key`: a key byte that the hash (bytes 0..8) does not use.
+/// The shard of `key` in the floor's store.
 pub fn shard(key: &Key) -> &'static Shard {
-    &STORE[usize::from(key.0[8]) % SHARDS]
+    &STORE[shard_index(key)]
+}
+
+/// The index of `key`'s shard: a key byte that the hash (bytes 0..8) does not use.
+pub fn shard_index(key: &Key) -> usize {
+    usize::from(key.0[8]) % SHARDS
 }
