@@ -41,11 +41,11 @@
 # tower-sessions +3, floor +4, floor+ +5), FLOOR_PLUS=1 (memory store only: also runs
 # floor+, `bench_floor --plus`, the floor with server-side expiry and serialized field
 # values, in every round, and adds a table of floor+/bare, ours/floor+ and floor+/floor: how
-# much of the gap between us and the floor those two features explain), LOST_UPDATES=1, LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS
-# (see below), MIN_CPU, MAX_STEAL and RETRIES (below), ALLOCATOR (glibc, the default, or
-# jemalloc: every server, ours and the others alike, runs with Debian's libjemalloc2
-# preloaded, installed if missing; this shows which part of a gap is glibc's allocator, see
-# BENCHMARKS.md).
+# much of the gap between us and the floor those two features explain), LOST_UPDATES=1,
+# LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS (see below), MIN_CPU, MAX_STEAL and RETRIES
+# (below), ALLOCATOR (glibc, the default, or jemalloc: every server, ours and the others
+# alike, runs with Debian's libjemalloc2 preloaded, installed if missing; this shows which
+# part of a gap is glibc's allocator, see BENCHMARKS.md).
 #
 # Contention: each run also prints the share of its core the server used and the steal time
 # of the two cores (time the hypervisor gave the virtual CPU to another guest: /proc/stat).

@@ -2,8 +2,9 @@
 # Instructions per request under callgrind: the repeatable counterpart of bench-http.sh.
 #
 # Throughput on a shared virtual machine moves by 10-20% between runs (BENCHMARKS.md); an
-# instruction count does not: the same binary and requests give the same count whatever else
-# the machine is doing. This script runs each benchmark server (ours, the floor, bare axum,
+# instruction count hardly does: the same binary and requests give the same count whatever
+# else the machine is doing, up to a spread of ~0.4% between processes (~90 instructions per
+# request at most: hash maps' random seeds differ). This script runs each benchmark server (ours, the floor, bare axum,
 # tower-sessions; memory stores, one tokio worker; on request also floor+, the floor with
 # server-side expiry and serialized field values: `bench_floor --plus`) under `valgrind
 # --tool=callgrind` and, for each scenario of bench-http.sh, sends WARMUP requests uncounted,
