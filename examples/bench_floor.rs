@@ -41,11 +41,10 @@ mod bench;
 #[path = "support/floor_map.rs"]
 mod floor_map;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -58,7 +57,7 @@ use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bench::hold;
-use floor_map::{shard, shard_index, BuildKeyHasher, Key, Shard, SHARDS};
+use floor_map::{empty_shard, shard, shard_index, Key, Shard, SHARDS};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
@@ -204,8 +203,7 @@ impl Text {
     }
 }
 
-static PLUS_STORE: [Shard<Plus>; SHARDS] =
-    [const { RwLock::new(HashMap::with_hasher(BuildKeyHasher)) }; SHARDS];
+static PLUS_STORE: [Shard<Plus>; SHARDS] = [const { empty_shard() }; SHARDS];
 
 impl Stored for Plus {
     /// The fields the handler set, by index.
