@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -136,37 +136,59 @@ fn respond<B: Default>(
 ) -> Response<B> {
     match result {
         Ok(out) => {
-            if let Some(v) = session.set_cookie_header(&out) {
-                let headers = response.headers_mut();
-                headers.append(SET_COOKIE, v);
-                // A response that sets or clears the session cookie must not be stored by
-                // shared caches and is specific to the request's cookie.
-                if !headers.contains_key(CACHE_CONTROL) {
-                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                }
-                let varies = headers.get_all(VARY).iter().any(|v| {
-                    v.to_str().is_ok_and(|v| {
-                        v.split(',').any(|p| {
-                            let p = p.trim();
-                            p == "*" || p.eq_ignore_ascii_case("cookie")
-                        })
-                    })
-                });
-                if !varies {
-                    headers.append(VARY, HeaderValue::from_static("Cookie"));
-                }
+            if let Some(cookie) = session.set_cookie_header(&out) {
+                add_cookie_headers(response.headers_mut(), cookie);
             }
             response
         }
-        Err(error) => {
-            tracing::error!(
-                error = %error,
-                source = ?std::error::Error::source(&error),
-                "session commit failed; answering 500"
-            );
-            let mut failed = Response::new(B::default());
-            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            failed
+        Err(error) => failed(&error),
+    }
+}
+
+/// `Set-Cookie`, and what a response that sets or clears the session cookie needs besides: it
+/// must not be stored by shared caches (`Cache-Control: no-store`, unless the handler chose a
+/// policy) and is specific to the request's cookie (`Vary: Cookie`, unless it already varies
+/// on it or on everything). The handler's few headers are scanned once, instead of looking
+/// each name up in the map (a hash and a probe each).
+fn add_cookie_headers(headers: &mut HeaderMap, cookie: HeaderValue) {
+    let (mut cache_control, mut varies) = (false, false);
+    for (name, value) in headers.iter() {
+        if *name == CACHE_CONTROL {
+            cache_control = true;
+        } else if *name == VARY && varies_on_cookie(value) {
+            varies = true;
         }
     }
+    headers.append(SET_COOKIE, cookie);
+    if !cache_control {
+        headers.append(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !varies {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
+
+/// Whether one `Vary` value names `Cookie` (or `*`).
+fn varies_on_cookie(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| {
+        v.split(',').any(|p| {
+            let p = p.trim();
+            p == "*" || p.eq_ignore_ascii_case("cookie")
+        })
+    })
+}
+
+/// The answer to a failed commit: logged, and a bare 500 without `Set-Cookie`. Out of line, so
+/// that the common path's code stays small.
+#[cold]
+#[inline(never)]
+fn failed<B: Default>(error: &CommitError) -> Response<B> {
+    tracing::error!(
+        error = %error,
+        source = ?std::error::Error::source(error),
+        "session commit failed; answering 500"
+    );
+    let mut failed = Response::new(B::default());
+    *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    failed
 }

@@ -103,12 +103,7 @@ impl Incoming {
                     continue;
                 };
                 if let Some(first) = found {
-                    tracing::debug!(
-                        cookie = %value_tag(first),
-                        "session cookie rejected: {}",
-                        Rejection::Duplicated.as_str()
-                    );
-                    return Incoming::Rejected;
+                    return reject(first, Rejection::Duplicated);
                 }
                 found = Some(value.trim_ascii());
             }
@@ -120,21 +115,13 @@ impl Incoming {
             .strip_prefix(b"\"")
             .and_then(|v| v.strip_suffix(b"\""))
             .unwrap_or(value);
-        let rejected = |r: Rejection| {
-            if r == Rejection::Tampered {
-                tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
-            } else {
-                tracing::debug!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
-            }
-            Incoming::Rejected
-        };
         if value.len() > MAX_COOKIE_VALUE {
-            return rejected(Rejection::Oversized);
+            return reject(value, Rejection::Oversized);
         }
         if matches!(shared.backend, Backend::Cookie(_)) {
             return match std::str::from_utf8(value) {
                 Ok(sealed) => Incoming::Sealed(sealed.to_owned()),
-                Err(_) => rejected(Rejection::Malformed),
+                Err(_) => reject(value, Rejection::Malformed),
             };
         }
         // Every form of id the codec accepts is ASCII: a value that is not UTF-8 comes back
@@ -144,14 +131,28 @@ impl Incoming {
             .decode(value, &config.cookie_name, config.id_generator.is_some())
         {
             Decoded::Id { id, stale_key } => Incoming::Id { id, stale_key },
-            Decoded::Malformed => rejected(Rejection::Malformed),
-            Decoded::Tampered => rejected(Rejection::Tampered),
+            Decoded::Malformed => reject(value, Rejection::Malformed),
+            Decoded::Tampered => reject(value, Rejection::Tampered),
         }
     }
 
     fn had_cookie(&self) -> bool {
         !matches!(self, Incoming::Absent)
     }
+}
+
+/// Logs why the session cookie `value` is not used (by a tag of it, never the value) and
+/// rejects it. Out of line, like every log of the request path, so that the common path's code
+/// stays small.
+#[cold]
+#[inline(never)]
+fn reject(value: &[u8], r: Rejection) -> Incoming {
+    if r == Rejection::Tampered {
+        tracing::warn!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
+    } else {
+        tracing::debug!(cookie = %value_tag(value), "session cookie rejected: {}", r.as_str());
+    }
+    Incoming::Rejected
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +280,23 @@ fn owner_json(value: Option<&Json>) -> Option<&str> {
     value.map(Json::as_str).filter(|v| *v != "null")
 }
 
+#[cold]
+#[inline(never)]
+fn not_found(key: &SessionKey) {
+    tracing::debug!(session = %key.log_tag(), "session not found (unknown or expired id); starting a fresh one");
+}
+
+/// Logs why a loaded session is not used.
+#[cold]
+#[inline(never)]
+fn refused(existing: &Existing, why: &'static str) {
+    let tag = match existing {
+        Existing::Server { key, .. } => key.log_tag(),
+        Existing::Cookie => "cookie".to_owned(),
+    };
+    tracing::debug!(session = %tag, "{why}");
+}
+
 /// The sealed form of a whole session, for the cookie store.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sealed {
@@ -365,31 +383,89 @@ impl RequestSession {
         &self,
         parts: &http::request::Parts,
     ) -> Result<MutexGuard<'_, State>, StoreError> {
+        if let Some(loaded) = self.loaded_now(parts) {
+            return loaded;
+        }
+        self.load_waiting(parts).await
+    }
+
+    /// [`loaded_state`](Self::loaded_state) without a future: whenever the load cannot wait
+    /// (loaded already, no id to look up, a store with a synchronous face, or the cookie
+    /// store). `None` when it needs to wait on the store. Not generic and not async, so the
+    /// common path is one small function, shared by every session type.
+    fn loaded_now(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Option<Result<MutexGuard<'_, State>, StoreError>> {
         if self.is_loaded() {
-            return Ok(self.lock());
+            return Some(Ok(self.lock()));
         }
         let now = self.now();
         let found = match (&self.incoming, &self.shared.backend) {
             (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
+                let store = store.sync()?;
                 let key = id.key(&self.config().key_prefix);
-                match store.load_any(&key, now).await? {
-                    Some(record) => Some((
-                        Existing::Server {
-                            id: id.clone(),
-                            key,
-                        },
-                        *stale_key,
-                        record,
-                    )),
-                    None => {
-                        tracing::debug!(session = %key.log_tag(), "session not found (unknown or expired id); starting a fresh one");
-                        None
-                    }
+                match store.load_now(&key, now) {
+                    Ok(record) => self.found(id, *stale_key, key, record),
+                    Err(e) => return Some(Err(e)),
                 }
             }
             (Incoming::Sealed(value), Backend::Cookie(keys)) => self.open_sealed(keys, value, now),
             _ => None,
         };
+        Some(Ok(self.settle(found, parts, now)))
+    }
+
+    /// The load from a store that may wait.
+    async fn load_waiting(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<MutexGuard<'_, State>, StoreError> {
+        let now = self.now();
+        let found = match (&self.incoming, &self.shared.backend) {
+            (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
+                let key = id.key(&self.config().key_prefix);
+                let record = store.load(&key, now).await?;
+                self.found(id, *stale_key, key, record)
+            }
+            _ => None,
+        };
+        Ok(self.settle(found, parts, now))
+    }
+
+    /// What a store's answer for the request's id means.
+    fn found(
+        &self,
+        id: &SessionId,
+        stale_key: bool,
+        key: SessionKey,
+        record: Option<Record>,
+    ) -> Option<(Existing, bool, Record)> {
+        match record {
+            Some(record) => Some((
+                Existing::Server {
+                    id: id.clone(),
+                    key,
+                },
+                stale_key,
+                record,
+            )),
+            None => {
+                not_found(&key);
+                None
+            }
+        }
+    }
+
+    /// Applies the runtime's own checks to a loaded session and takes it into the request's
+    /// state (unless another extractor of the request got there first); returns the state,
+    /// locked.
+    fn settle(
+        &self,
+        found: Option<(Existing, bool, Record)>,
+        parts: &http::request::Parts,
+        now: UnixMillis,
+    ) -> MutexGuard<'_, State> {
         let found =
             found.filter(|(existing, _, record)| self.acceptable(existing, record, parts, now));
         let mut st = self.lock();
@@ -406,7 +482,7 @@ impl RequestSession {
             }
             self.loaded.store(true, Ordering::Release);
         }
-        Ok(st)
+        st
     }
 
     fn open_sealed(
@@ -439,13 +515,11 @@ impl RequestSession {
         parts: &http::request::Parts,
         now: UnixMillis,
     ) -> bool {
-        // Only formatted when a message is actually logged.
-        let tag = || match existing {
-            Existing::Server { key, .. } => key.log_tag(),
-            Existing::Cookie => "cookie".to_owned(),
-        };
         if self.config().past_absolute(record.created_at, now) {
-            tracing::debug!(session = %tag(), "session expired (absolute timeout); starting a fresh one");
+            refused(
+                existing,
+                "session expired (absolute timeout); starting a fresh one",
+            );
             return false;
         }
         if let Some(valid) = &self.config().validator {
@@ -455,7 +529,10 @@ impl RequestSession {
                 expires_at: record.expires_at,
             };
             if !valid(&info, parts) {
-                tracing::debug!(session = %tag(), "session rejected by the validator; starting a fresh one");
+                refused(
+                    existing,
+                    "session rejected by the validator; starting a fresh one",
+                );
                 return false;
             }
         }
@@ -631,9 +708,15 @@ impl RequestSession {
         {
             return None;
         }
-        let ttl = ttl_of(&st.base, &st.changes);
         let now = self.now();
-        let slide = config.slide(st.created_at, st.expires_at, ttl, now);
+        // Without an idle timeout or `renew` no deadline slides, whatever the session's own
+        // lifetime: the stored one is not even looked up.
+        let (slide, ttl) = if config.slides() {
+            let ttl = ttl_of(&st.base, &st.changes);
+            (config.slide(st.created_at, st.expires_at, ttl, now), ttl)
+        } else {
+            (None, None)
+        };
         if slide.is_some() && (config.persistent(ttl) || config.renew) {
             // The moved deadline goes into the cookie too.
             return None;

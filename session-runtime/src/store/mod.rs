@@ -442,18 +442,8 @@ impl<S: SessionStore> DynStore for S {
 }
 
 impl dyn DynStore {
-    // The request path: a synchronous store is called directly, any other is awaited.
-    pub(crate) async fn load_any(
-        &self,
-        key: &SessionKey,
-        now: UnixMillis,
-    ) -> Result<Option<Record>, StoreError> {
-        match self.sync() {
-            Some(store) => store.load_now(key, now),
-            None => self.load(key, now).await,
-        }
-    }
-
+    // The commit path: a synchronous store is called directly, any other is awaited. (The
+    // load path makes the same choice in `RequestSession::loaded_state`.)
     pub(crate) async fn create_any(
         &self,
         key: &SessionKey,
