@@ -280,6 +280,7 @@ fn owner_json(value: Option<&Json>) -> Option<&str> {
     value.map(Json::as_str).filter(|v| *v != "null")
 }
 
+/// Logs that the store does not know the request's id (by the key's tag, never the id).
 #[cold]
 #[inline(never)]
 fn not_found(key: &SessionKey) {
