@@ -169,6 +169,16 @@ enum Existing {
     Cookie,
 }
 
+impl Existing {
+    /// How logs name this session: a tag of its store key (never the id), or "cookie".
+    fn log_tag(&self) -> String {
+        match self {
+            Existing::Server { key, .. } => key.log_tag(),
+            Existing::Cookie => "cookie".to_owned(),
+        }
+    }
+}
+
 /// What the commit decided to put on the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CookieOut {
@@ -291,11 +301,7 @@ fn not_found(key: &SessionKey) {
 #[cold]
 #[inline(never)]
 fn refused(existing: &Existing, why: &'static str) {
-    let tag = match existing {
-        Existing::Server { key, .. } => key.log_tag(),
-        Existing::Cookie => "cookie".to_owned(),
-    };
-    tracing::debug!(session = %tag, "{why}");
+    tracing::debug!(session = %existing.log_tag(), "{why}");
 }
 
 /// The sealed form of a whole session, for the cookie store.
@@ -577,8 +583,7 @@ impl RequestSession {
 
     fn tag(&self, st: &State) -> String {
         match &st.existing {
-            Some(Existing::Server { key, .. }) => key.log_tag(),
-            Some(Existing::Cookie) => "cookie".to_owned(),
+            Some(existing) => existing.log_tag(),
             None => "new".to_owned(),
         }
     }
