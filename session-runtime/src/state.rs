@@ -407,18 +407,22 @@ impl RequestSession {
         if self.is_loaded() {
             return Some(Ok(self.lock()));
         }
-        let now = self.now();
-        let found = match (&self.incoming, &self.shared.backend) {
+        let (found, now) = match (&self.incoming, &self.shared.backend) {
             (Incoming::Id { id, stale_key }, Backend::Server(store)) => {
                 let store = store.sync()?;
+                let now = self.now();
                 let key = id.key(&self.config().key_prefix);
                 match store.load_now(&key, now) {
-                    Ok(record) => self.found(id, *stale_key, key, record),
+                    Ok(record) => (self.found(id, *stale_key, key, record), now),
                     Err(e) => return Some(Err(e)),
                 }
             }
-            (Incoming::Sealed(value), Backend::Cookie(keys)) => self.open_sealed(keys, value, now),
-            _ => None,
+            (Incoming::Sealed(value), Backend::Cookie(keys)) => {
+                let now = self.now();
+                (self.open_sealed(keys, value, now), now)
+            }
+            // No session to look up (no cookie, or a rejected one): no clock read either.
+            _ => return Some(Ok(self.settle(None, parts, 0))),
         };
         Some(Ok(self.settle(found, parts, now)))
     }
@@ -466,7 +470,7 @@ impl RequestSession {
 
     /// Applies the runtime's own checks to a loaded session and takes it into the request's
     /// state (unless another extractor of the request got there first); returns the state,
-    /// locked.
+    /// locked. `now` is the time of the load, read only when a session was `found`.
     fn settle(
         &self,
         found: Option<(Existing, bool, Record)>,
