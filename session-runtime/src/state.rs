@@ -304,6 +304,28 @@ fn refused(existing: &Existing, why: &'static str) {
     tracing::debug!(session = %existing.log_tag(), "{why}");
 }
 
+/// Logs that a stored field no longer decodes into its type (its default is used).
+#[cold]
+#[inline(never)]
+fn undecodable(field: &str, session: &str, error: &serde_json::Error) {
+    tracing::warn!(
+        field,
+        session,
+        %error,
+        "stored session field no longer decodes; using its default"
+    );
+}
+
+/// Logs a change made after the response was committed, which is lost.
+#[cold]
+#[inline(never)]
+fn changed_too_late() {
+    tracing::error!(
+        "a session was changed after its response was committed; the change is lost \
+         (do not move `Session` into a task or response body that outlives the handler)"
+    );
+}
+
 /// The sealed form of a whole session, for the cookie store.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sealed {
@@ -496,6 +518,9 @@ impl RequestSession {
         st
     }
 
+    /// The cookie store's load: opens and checks the sealed session. Out of line: the other
+    /// backends' load path stays small without its logs and JSON decoding.
+    #[inline(never)]
     fn open_sealed(
         &self,
         keys: &CookieKeys,
@@ -572,12 +597,7 @@ impl RequestSession {
             };
             if let Some(value) = value {
                 if let Err(error) = data.decode_field(index, value) {
-                    tracing::warn!(
-                        field = name,
-                        session = %self.tag(st),
-                        %error,
-                        "stored session field no longer decodes; using its default"
-                    );
+                    undecodable(name, &self.tag(st), &error);
                     data.reset_field(index);
                 }
             }
@@ -599,10 +619,7 @@ impl RequestSession {
         }
         let mut st = self.lock();
         if st.finished {
-            tracing::error!(
-                "a session was changed after its response was committed; the change is lost \
-                 (do not move `Session` into a task or response body that outlives the handler)"
-            );
+            changed_too_late();
             tracked.clear_marks();
             return;
         }
