@@ -92,6 +92,16 @@ async fn ids_never_reach_the_logs() {
         logs.contains("no longer decodes"),
         "the decode warning was logged:\n{logs}"
     );
+    let decode_line = logs
+        .lines()
+        .find(|l| l.contains("no longer decodes"))
+        .unwrap_or_default();
+    assert!(
+        decode_line.contains("count")
+            && decode_line.contains("session=")
+            && !decode_line.contains("session=new"),
+        "the decode warning names the field and the stored session's tag:\n{decode_line}"
+    );
     assert!(
         logs.contains("session commit failed"),
         "the commit failure was logged:\n{logs}"

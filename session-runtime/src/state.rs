@@ -304,13 +304,14 @@ fn refused(existing: &Existing, why: &'static str) {
     tracing::debug!(session = %existing.log_tag(), "{why}");
 }
 
-/// Logs that a stored field no longer decodes into its type (its default is used).
+/// Logs that a stored field no longer decodes into its type (its default is used). The
+/// session's tag is made only if the log is enabled.
 #[cold]
 #[inline(never)]
-fn undecodable(field: &str, session: &str, error: &serde_json::Error) {
+fn undecodable(field: &str, existing: Option<&Existing>, error: &serde_json::Error) {
     tracing::warn!(
         field,
-        session,
+        session = %existing.map_or_else(|| "new".to_owned(), Existing::log_tag),
         %error,
         "stored session field no longer decodes; using its default"
     );
@@ -597,19 +598,12 @@ impl RequestSession {
             };
             if let Some(value) = value {
                 if let Err(error) = data.decode_field(index, value) {
-                    undecodable(name, &self.tag(st), &error);
+                    undecodable(name, st.existing.as_ref(), &error);
                     data.reset_field(index);
                 }
             }
         }
         T::View::from_tracked(Tracked::new(data))
-    }
-
-    fn tag(&self, st: &State) -> String {
-        match &st.existing {
-            Some(existing) => existing.log_tag(),
-            None => "new".to_owned(),
-        }
     }
 
     /// Takes the dirty fields of a view into the request's changes.
