@@ -500,13 +500,15 @@ impl RequestSession {
         parts: &http::request::Parts,
         now: UnixMillis,
     ) -> MutexGuard<'_, State> {
-        let found =
-            found.filter(|(existing, _, record)| self.acceptable(existing, record, parts, now));
+        // Checked in place: the loaded session is moved once, into the state.
+        let acceptable = found
+            .as_ref()
+            .is_some_and(|(existing, _, record)| self.acceptable(existing, record, parts, now));
         let mut st = self.lock();
         // Two extractors of one request may both have loaded (joined futures): the first to
         // get here keeps its result.
         if !self.is_loaded() {
-            if let Some((existing, stale_key, record)) = found {
+            if let Some((existing, stale_key, record)) = found.filter(|_| acceptable) {
                 st.existing = Some(existing);
                 st.stale_key = stale_key;
                 st.base = record.fields;
