@@ -338,6 +338,10 @@ struct Sealed {
 }
 
 impl RequestSession {
+    /// Always inlined: its one caller, `SessionService::call`, then builds the 432 bytes in
+    /// place for `Arc::new` instead of building them elsewhere on the stack and copying them
+    /// over (88 instructions per request under callgrind).
+    #[inline(always)]
     pub(crate) fn new(shared: Arc<Shared>, incoming: Incoming) -> Self {
         let base = shared.empty.clone();
         RequestSession {
