@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Per-function difference of two callgrind profiles, in instructions per request.
+
+The per-function tables of BENCHMARKS.md ("where a write's instructions over floor+ go") come
+from this script, run on the profiles `scripts/callgrind.sh` keeps:
+
+    SERVERS="ours floor+" SCENARIOS="write" KEEP=/tmp/cg bash scripts/callgrind.sh
+    python3 scripts/cgdiff.py /tmp/cg/ours.write.callgrind /tmp/cg/floor+.write.callgrind
+
+Each profile holds the counted requests only (REQUESTS of callgrind.sh, 4000 unless set: pass
+the same number with --requests). Functions are matched by name, without their object file
+(the two servers are different binaries) and without the source file callgrind_annotate puts
+in front of them; the rows are sorted by the size of the difference. Instructions are
+self cost ("exclusive"): a function's own instructions, not those of what it calls. Which
+function an instruction is charged to depends on what the compiler inlined, so two servers
+may charge the same work to differently named functions (hyper's and axum's futures
+especially): read a row together with the rows around it, and the total.
+"""
+
+import argparse
+import collections
+import re
+import subprocess
+import sys
+
+LINE = re.compile(r"\s*([\d,]+)\s+\([^)]*\)\s+(.*)$")
+OBJECT = re.compile(r"\s*\[[^\]]*\]\s*$")
+SOURCE = re.compile(r"^(\?\?\?|[./][^: ]*):")
+
+
+def self_cost(path, requests):
+    try:
+        out = subprocess.run(
+            ["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except FileNotFoundError:
+        sys.exit("callgrind_annotate is missing (apt-get install valgrind)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"callgrind_annotate failed on {path}: {e.stderr.strip()}")
+    cost = collections.Counter()
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if not m or m.group(2).startswith("PROGRAM TOTALS"):
+            continue
+        name = SOURCE.sub("", OBJECT.sub("", m.group(2)))
+        cost[name] += int(m.group(1).replace(",", "")) / requests
+    if not cost:
+        sys.exit(f"no functions in {path}: not a callgrind profile?")
+    return cost
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("a", help="profile A (for example ours.write.callgrind)")
+    p.add_argument("b", help="profile B (for example floor+.write.callgrind)")
+    p.add_argument("--requests", type=int, default=4000, help="requests each profile counts (default 4000)")
+    p.add_argument("--top", type=int, default=40, help="rows to print (default 40)")
+    p.add_argument("--width", type=int, default=160, help="characters of a function name to print")
+    args = p.parse_args()
+    if args.requests < 1:
+        sys.exit("--requests must be at least 1")
+    a = self_cost(args.a, args.requests)
+    b = self_cost(args.b, args.requests)
+    rows = sorted(set(a) | set(b), key=lambda k: (-abs(a[k] - b[k]), k))
+    print(f"{'A - B':>8} {'A':>8} {'B':>8}  function (instructions per request, self cost)")
+    for name in rows[: args.top]:
+        print(f"{a[name] - b[name]:+8.0f} {a[name]:8.0f} {b[name]:8.0f}  {name[: args.width]}")
+    ta, tb = sum(a.values()), sum(b.values())
+    print(f"{ta - tb:+8.0f} {ta:8.0f} {tb:8.0f}  total")
+
+
+if __name__ == "__main__":
+    main()
