@@ -41,7 +41,6 @@ impl SessionLayer {
         SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Server(Arc::new(store)),
-            empty: Arc::default(),
         })
     }
 
@@ -59,7 +58,6 @@ impl SessionLayer {
         SessionLayer::from_shared(Shared {
             config: Config::default(),
             backend: Backend::Cookie(keys),
-            empty: Arc::default(),
         })
     }
 
