@@ -60,20 +60,8 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--threads" => {
-                args.threads = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| format!("--threads {value}: expected 1..=64"))?;
-            }
-            "--seconds" => {
-                args.seconds = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=600).contains(n))
-                    .ok_or_else(|| format!("--seconds {value}: expected 1..=600"))?;
-            }
+            "--threads" => args.threads = number(&flag, &value, 64)? as usize,
+            "--seconds" => args.seconds = number(&flag, &value, 600)?,
             "--path" => {
                 args.path = match value.as_str() {
                     "/inc" => "/inc",
@@ -85,6 +73,15 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// `value` of `flag` as a whole number in `1..=max`.
+fn number(flag: &str, value: &str, max: u64) -> Result<u64, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("{flag} {value}: expected 1..={max}"))
 }
 
 fn request(path: &str, cookie: Option<&HeaderValue>) -> Request<Body> {
