@@ -278,7 +278,7 @@ impl Base {
 
     /// A copy of the fields to build a new map from.
     fn to_map(&self) -> FieldMap {
-        self.0.as_deref().cloned().unwrap_or_default()
+        self.map().cloned().unwrap_or_default()
     }
 }
 
