@@ -20,6 +20,7 @@
 #   STORE=redis bash scripts/bench-http.sh        # sessions in redis://127.0.0.1:6379
 #   STORE=postgres bash scripts/bench-http.sh     # sessions in postgres://postgres@127.0.0.1:5432/test
 #   OUT=bench.md bash scripts/bench-http.sh       # the final table as markdown too
+#   AXUM_SESSION=1 bash scripts/bench-http.sh     # also axum_session 0.22 (memory store only)
 #   LOST_UPDATES=1 bash scripts/bench-http.sh     # only the lost-updates check
 #
 # Every server runs on 127.0.0.1 with one tokio worker, pinned to core 0; wrk runs on core 1
@@ -38,10 +39,13 @@
 # redis and postgres, whose tables have no floor/bare column; the ours/bare targets are
 # defined for the memory store: for redis and postgres the ratio is printed without a verdict),
 # OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
-# tower-sessions +3, floor +4, floor+ +5), FLOOR_PLUS=1 (memory store only: also runs
+# tower-sessions +3, floor +4, floor+ +5, axum_session +6), FLOOR_PLUS=1 (memory store only: also runs
 # floor+, `bench_floor --plus`, the floor with server-side expiry and serialized field
 # values, in every round, and adds a table of floor+/bare, ours/floor+ and floor+/floor: how
-# much of the gap between us and the floor those two features explain), LOST_UPDATES=1,
+# much of the gap between us and the floor those two features explain), AXUM_SESSION=1
+# (memory store only: also runs axum_session 0.22 in its in-memory mode, the standalone
+# project scripts/axum-session, in every round and in the lost-updates check, and adds a table
+# of ours/axum_session), LOST_UPDATES=1,
 # LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS (see below), MIN_CPU, MAX_STEAL and RETRIES
 # (below), ALLOCATOR (glibc, the default, or jemalloc: every server, ours and the others
 # alike, runs with Debian's libjemalloc2 preloaded, installed if missing; this shows which
@@ -81,6 +85,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 BASE_PORT=${BASE_PORT:-38080}
 LOST_UPDATES=${LOST_UPDATES:-0}
 FLOOR_PLUS=${FLOOR_PLUS:-0}
+AXUM_SESSION=${AXUM_SESSION:-0}
 LU_REQUESTS=${LU_REQUESTS:-20000}
 LU_HOLD_US=${LU_HOLD_US:-1000}
 LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
@@ -104,6 +109,7 @@ is_int "$LU_HOLD_US" 1 1000000 || die "LU_HOLD_US=$LU_HOLD_US: expected 1..10000
 is_int "$LU_HOLD_REQUESTS" 8 1000000 || die "LU_HOLD_REQUESTS=$LU_HOLD_REQUESTS: expected 8..1000000"
 is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
 case "$FLOOR_PLUS" in 0 | 1) ;; *) die "FLOOR_PLUS=$FLOOR_PLUS: expected 0 or 1" ;; esac
+case "$AXUM_SESSION" in 0 | 1) ;; *) die "AXUM_SESSION=$AXUM_SESSION: expected 0 or 1" ;; esac
 is_int "$MAX_STEAL" 0 100 || die "MAX_STEAL=$MAX_STEAL: expected 0..100 (%)"
 is_int "$MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
 is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$BARE_MIN_CPU: expected 0..100"
@@ -120,6 +126,7 @@ redis) STORE_URL=redis://127.0.0.1:6379 ;;
 postgres) STORE_URL=postgres://postgres@127.0.0.1:5432/test ;;
 *) die "STORE=$STORE: expected memory, redis or postgres" ;;
 esac
+[ "$AXUM_SESSION" = 0 ] || [ "$STORE" = memory ] || die "AXUM_SESSION=1: memory store only (STORE=$STORE)"
 
 cd "$(dirname "$0")/.."
 
@@ -150,6 +157,13 @@ for b in bench_server bench_bare bench_tower_sessions bench_floor bench_lost_upd
     [ -x "$BIN/$b" ] || die "$BIN/$b was not built"
 done
 
+# lock_version MANIFEST CRATE: the version of CRATE in the Cargo.lock beside MANIFEST ("?" if
+# absent)
+lock_version() {
+    awk -v n="$2" '$1 == "name" && $3 == "\"" n "\"" { getline; gsub(/"/, "", $3); v = $3; exit }
+        END { print (v == "" ? "?" : v) }' "${1%Cargo.toml}Cargo.lock"
+}
+
 # The tower-sessions server: the 0.15 example for memory; for redis and postgres the 0.14
 # project with the published stores (its own workspace, Cargo.lock and target directory).
 TS_MANIFEST=scripts/tower-sessions-stores/Cargo.toml
@@ -161,17 +175,24 @@ else
     cargo build --release --manifest-path "$TS_MANIFEST"
     TS_BIN=$(target_dir "$TS_MANIFEST")/release/bench-tower-sessions-stores
     [ -x "$TS_BIN" ] || die "$TS_BIN was not built"
-    # lock_version CRATE: the version of CRATE in the project's Cargo.lock ("?" if absent)
-    lock_version() {
-        awk -v n="$1" '$1 == "name" && $3 == "\"" n "\"" { getline; gsub(/"/, "", $3); v = $3; exit }
-            END { print (v == "" ? "?" : v) }' "${TS_MANIFEST%Cargo.toml}Cargo.lock"
-    }
     case "$STORE" in
     redis) ts_store=tower-sessions-redis-store ;;
     postgres) ts_store=tower-sessions-sqlx-store ;;
     esac
-    TS_LABEL="tower-sessions $(lock_version tower-sessions) + $ts_store $(lock_version "$ts_store")"
+    TS_LABEL="tower-sessions $(lock_version "$TS_MANIFEST" tower-sessions)"
+    TS_LABEL+=" + $ts_store $(lock_version "$TS_MANIFEST" "$ts_store")"
     TS_LABEL+=" (scripts/tower-sessions-stores)"
+fi
+
+# The axum_session server (AXUM_SESSION=1): its own project, like the tower-sessions 0.14 one.
+AS_MANIFEST=scripts/axum-session/Cargo.toml
+if [ "$AXUM_SESSION" = 1 ]; then
+    echo "== building the axum_session server (release, $AS_MANIFEST)"
+    cargo build --release --manifest-path "$AS_MANIFEST"
+    AS_BIN=$(target_dir "$AS_MANIFEST")/release/bench-axum-session
+    [ -x "$AS_BIN" ] || die "$AS_BIN was not built"
+    AS_LABEL="axum_session $(lock_version "$AS_MANIFEST" axum_session) in memory"
+    AS_LABEL+=" (SessionNullPool, default config; scripts/axum-session)"
 fi
 
 # --- servers -----------------------------------------------------------------------------
@@ -259,6 +280,12 @@ if [ "$LOST_UPDATES" = 1 ]; then
     LU_SERVERS=(ours tower-sessions bare)
     declare -A LU_BIN=([ours]=$BIN/bench_server [bare]=$BIN/bench_bare [tower-sessions]=$TS_BIN)
     declare -A LU_OFF=([ours]=1 [bare]=2 [tower-sessions]=3)
+    if [ "$AXUM_SESSION" = 1 ]; then
+        echo "   axum_session: $AS_LABEL"
+        LU_SERVERS=(ours tower-sessions axum_session bare)
+        LU_BIN[axum_session]=$AS_BIN
+        LU_OFF[axum_session]=6
+    fi
     # Phase 1: the handlers as benchmarked (no wait between reading and writing the field).
     # Phase 2: the handlers wait LU_HOLD_US between reading and writing, as a handler doing
     # I/O would, which widens the window in which another request can slip in.
@@ -296,6 +323,7 @@ if [ "$LOST_UPDATES" = 1 ]; then
         echo "time /inc and /inc2 wait between reading the field and writing it back (--hold-us)."
         echo "The bare server is a control: global atomic counters, no sessions."
         echo "tower-sessions: $TS_LABEL."
+        if [ "$AXUM_SESSION" = 1 ]; then echo "axum_session: $AS_LABEL."; fi
     } >>"$TABLE"
     ours_cross=$(awk -F'|' '$2 ~ /ours/ && $4 + 0 == 1 { s += $8 } END { print s + 0 }' "$TABLE")
     if [ "$ours_cross" = 0 ]; then
@@ -321,6 +349,11 @@ if [ "$STORE" = memory ]; then
     if [ "$FLOOR_PLUS" = 1 ]; then
         start_server floor+ "$BIN/bench_floor" $((BASE_PORT + 5)) 1 0 --plus
         SERVERS+=(floor+)
+    fi
+    if [ "$AXUM_SESSION" = 1 ]; then
+        start_server axum_session "$AS_BIN" $((BASE_PORT + 6)) 1 0
+        echo "   axum_session: $AS_LABEL"
+        SERVERS+=(axum_session)
     fi
 else
     echo "   floor: skipped (memory store only)"
@@ -558,6 +591,21 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
                 "$(ratio "$(median ${CPU[floor+.$sc]})" "$(median ${CPU[floor.$sc]})")" \
                 "$(per_round "${RPS[floor+.$sc]}" "${RPS[bare.$sc]}")" \
                 "$(per_round "${RPS[ours.$sc]}" "${RPS[floor+.$sc]}")"
+        done
+    fi
+    if [[ " ${SERVERS[*]} " == *" axum_session "* ]]; then
+        echo
+        echo "$AS_LABEL: it sets its cookie on every response, reads included"
+        echo
+        echo "| scenario | ours/axum_session req/s | axum_session/bare req/s | CPU/req ours/axum_session | ours/axum_session by round |"
+        echo "|---|---:|---:|---:|---|"
+        for sc in "${SCENARIOS[@]}"; do
+            # shellcheck disable=SC2086
+            printf '| %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" \
+                "$(ratio "$(median ${RPS[ours.$sc]})" "$(median ${RPS[axum_session.$sc]})")" \
+                "$(ratio "$(median ${RPS[axum_session.$sc]})" "$(median ${RPS[bare.$sc]})")" \
+                "$(ratio "$(median ${CPU[ours.$sc]})" "$(median ${CPU[axum_session.$sc]})")" \
+                "$(per_round "${RPS[ours.$sc]}" "${RPS[axum_session.$sc]}")"
         done
     fi
     echo

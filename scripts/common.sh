@@ -16,9 +16,11 @@ target_dir() {
 }
 
 # get_cookie PORT: the session cookie (`name=value`) that a first GET /inc sets; empty if none.
+# A cookie set to an empty value is one being cleared (axum_session clears its "store" cookie
+# on every response, before or after its session cookie), not the session's.
 get_cookie() {
     curl -sS -D - -o /dev/null --max-time 30 "http://127.0.0.1:$1/inc" | tr -d '\r' |
-        awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); print a[1]; exit }'
+        awk 'tolower($1) == "set-cookie:" { split($2, a, ";"); if (a[1] !~ /=$/) { print a[1]; exit } }'
 }
 
 # The bare server sets no cookie: it gets a cookie header of the same size as a session
