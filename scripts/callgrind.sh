@@ -23,7 +23,8 @@
 #                                            # branches (callgrind_annotate shows them)
 #
 # Environment: REQUESTS (default 4000), WARMUP (default 3000), SERVERS (default "bare floor
-# ours tower-sessions"; floor+ is also known), SCENARIOS (default "read write new"), KEEP (a
+# ours tower-sessions"; also known: floor+, and axum_session, the standalone project
+# scripts/axum-session of bench-http.sh's AXUM_SESSION=1, which this script then builds), SCENARIOS (default "read write new"), KEEP (a
 # directory for the profiles, one file per server and scenario; without it they are
 # deleted), OUT (markdown file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind
 # options, split on spaces; the table stays instructions per request).
@@ -56,7 +57,10 @@ for tool in valgrind callgrind_control python3 curl cargo; do
 done
 declare -A EXAMPLE=([ours]=bench_server [floor]=bench_floor [floor+]=bench_floor [bare]=bench_bare [tower-sessions]=bench_tower_sessions)
 declare -A SERVER_ARGS=([floor+]=--plus)
-for s in $SERVERS; do [ -n "${EXAMPLE[$s]:-}" ] || die "unknown server $s (ours, floor, floor+, bare, tower-sessions)"; done
+for s in $SERVERS; do
+    [ -n "${EXAMPLE[$s]:-}" ] || [ "$s" = axum_session ] ||
+        die "unknown server $s (ours, floor, floor+, bare, tower-sessions, axum_session)"
+done
 for sc in $SCENARIOS; do
     case "$sc" in read | write | new) ;; *) die "unknown scenario $sc (read, write, new)" ;; esac
 done
@@ -64,10 +68,20 @@ done
 cd "$(dirname "$0")/.."
 echo "== building the benchmark servers (release)"
 examples=()
-for s in $SERVERS; do examples+=(--example "${EXAMPLE[$s]}"); done
-cargo build --release "${examples[@]}"
+for s in $SERVERS; do if [ -n "${EXAMPLE[$s]:-}" ]; then examples+=(--example "${EXAMPLE[$s]}"); fi; done
+if [ "${#examples[@]}" -gt 0 ]; then cargo build --release "${examples[@]}"; fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$(target_dir Cargo.toml)}
-BIN=$TARGET_DIR/release/examples
+declare -A BIN_OF=()
+for s in $SERVERS; do
+    if [ -n "${EXAMPLE[$s]:-}" ]; then BIN_OF[$s]=$TARGET_DIR/release/examples/${EXAMPLE[$s]}; fi
+done
+if [[ " $SERVERS " == *" axum_session "* ]]; then
+    # The standalone project of bench-http.sh's AXUM_SESSION=1 (its own lock file and target).
+    AS_MANIFEST=scripts/axum-session/Cargo.toml
+    echo "== building the axum_session server (release, $AS_MANIFEST)"
+    cargo build --release --manifest-path "$AS_MANIFEST"
+    BIN_OF[axum_session]=$(target_dir "$AS_MANIFEST")/release/bench-axum-session
+fi
 
 WORK=$(mktemp -d)
 VG_PID=
@@ -105,7 +119,7 @@ for s in $SERVERS; do
     extra=()
     if [ -n "${SERVER_ARGS[$s]:-}" ]; then extra=("${SERVER_ARGS[$s]}"); fi
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$prof" "${VALGRIND_EXTRA[@]}" \
-        "$BIN/${EXAMPLE[$s]}" --addr "127.0.0.1:$port" "${extra[@]}" >"$WORK/$s.log" 2>&1 &
+        "${BIN_OF[$s]}" --addr "127.0.0.1:$port" "${extra[@]}" >"$WORK/$s.log" 2>&1 &
     VG_PID=$!
     if ! wait_http "$VG_PID" "$port" 600 0.2; then
         kill -0 "$VG_PID" 2>/dev/null || die "$s exited under valgrind: $(tail -n 5 "$WORK/$s.log")"

@@ -15,6 +15,9 @@ self cost ("exclusive"): a function's own instructions, not those of what it cal
 function an instruction is charged to depends on what the compiler inlined, so two servers
 may charge the same work to differently named functions (hyper's and axum's futures
 especially): read a row together with the rows around it, and the total.
+
+With --event, another event of the profiles than instructions ("Ir"): for example I1mr, the
+simulated instruction-cache misses of profiles taken with VALGRIND_ARGS=--cache-sim=yes.
 """
 
 import argparse
@@ -28,10 +31,10 @@ OBJECT = re.compile(r"\s*\[[^\]]*\]\s*$")
 SOURCE = re.compile(r"^(\?\?\?|[./][^: ]*):")
 
 
-def self_cost(path, requests):
+def self_cost(path, requests, event):
     try:
         out = subprocess.run(
-            ["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+            ["callgrind_annotate", "--inclusive=no", "--threshold=100", f"--show={event}", f"--sort={event}", path],
             capture_output=True,
             text=True,
             check=True,
@@ -59,13 +62,15 @@ def main():
     p.add_argument("--requests", type=int, default=4000, help="requests each profile counts (default 4000)")
     p.add_argument("--top", type=int, default=40, help="rows to print (default 40)")
     p.add_argument("--width", type=int, default=160, help="characters of a function name to print")
+    p.add_argument("--event", default="Ir", help="the event to compare (default Ir, instructions; I1mr with --cache-sim=yes)")
     args = p.parse_args()
     if args.requests < 1:
         sys.exit("--requests must be at least 1")
-    a = self_cost(args.a, args.requests)
-    b = self_cost(args.b, args.requests)
+    a = self_cost(args.a, args.requests, args.event)
+    b = self_cost(args.b, args.requests, args.event)
     rows = sorted(set(a) | set(b), key=lambda k: (-abs(a[k] - b[k]), k))
-    print(f"{'A - B':>8} {'A':>8} {'B':>8}  function (instructions per request, self cost)")
+    what = "instructions" if args.event == "Ir" else args.event
+    print(f"{'A - B':>8} {'A':>8} {'B':>8}  function ({what} per request, self cost)")
     for name in rows[: args.top]:
         print(f"{a[name] - b[name]:+8.0f} {a[name]:8.0f} {b[name]:8.0f}  {name[: args.width]}")
     ta, tb = sum(a.values()), sum(b.values())
