@@ -185,12 +185,8 @@ else
 fi
 
 # The axum_session server (AXUM_SESSION=1): its own project, like the tower-sessions 0.14 one.
-AS_MANIFEST=scripts/axum-session/Cargo.toml
 if [ "$AXUM_SESSION" = 1 ]; then
-    echo "== building the axum_session server (release, $AS_MANIFEST)"
-    cargo build --release --manifest-path "$AS_MANIFEST"
-    AS_BIN=$(target_dir "$AS_MANIFEST")/release/bench-axum-session
-    [ -x "$AS_BIN" ] || die "$AS_BIN was not built"
+    build_axum_session
     AS_LABEL="axum_session $(lock_version "$AS_MANIFEST" axum_session) in memory"
     AS_LABEL+=" (SessionNullPool, default config; scripts/axum-session)"
 fi

@@ -24,9 +24,9 @@
 #
 # Environment: REQUESTS (default 4000), WARMUP (default 3000), SERVERS (default "bare floor
 # ours tower-sessions"; also known: floor+, and axum_session, the standalone project
-# scripts/axum-session of bench-http.sh's AXUM_SESSION=1, which this script then builds), SCENARIOS (default "read write new"), KEEP (a
-# directory for the profiles, one file per server and scenario; without it they are
-# deleted), OUT (markdown file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind
+# scripts/axum-session of bench-http.sh's AXUM_SESSION=1, which this script then builds),
+# SCENARIOS (default "read write new"), KEEP (a directory for the profiles, one file per
+# server and scenario; without it they are deleted), OUT (markdown file), BASE_PORT (default 38180), VALGRIND_ARGS (more callgrind
 # options, split on spaces; the table stays instructions per request).
 #
 # Under valgrind the CPU's SHA extensions are hidden, so SHA-256 runs in software (~3,500
@@ -66,21 +66,20 @@ for sc in $SCENARIOS; do
 done
 
 cd "$(dirname "$0")/.."
-echo "== building the benchmark servers (release)"
 examples=()
 for s in $SERVERS; do if [ -n "${EXAMPLE[$s]:-}" ]; then examples+=(--example "${EXAMPLE[$s]}"); fi; done
-if [ "${#examples[@]}" -gt 0 ]; then cargo build --release "${examples[@]}"; fi
+if [ "${#examples[@]}" -gt 0 ]; then
+    echo "== building the benchmark servers (release)"
+    cargo build --release "${examples[@]}"
+fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$(target_dir Cargo.toml)}
 declare -A BIN_OF=()
 for s in $SERVERS; do
     if [ -n "${EXAMPLE[$s]:-}" ]; then BIN_OF[$s]=$TARGET_DIR/release/examples/${EXAMPLE[$s]}; fi
 done
 if [[ " $SERVERS " == *" axum_session "* ]]; then
-    # The standalone project of bench-http.sh's AXUM_SESSION=1 (its own lock file and target).
-    AS_MANIFEST=scripts/axum-session/Cargo.toml
-    echo "== building the axum_session server (release, $AS_MANIFEST)"
-    cargo build --release --manifest-path "$AS_MANIFEST"
-    BIN_OF[axum_session]=$(target_dir "$AS_MANIFEST")/release/bench-axum-session
+    build_axum_session
+    BIN_OF[axum_session]=$AS_BIN
 fi
 
 WORK=$(mktemp -d)

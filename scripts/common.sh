@@ -39,3 +39,15 @@ wait_http() {
     done
     return 1
 }
+
+# build_axum_session: builds the axum_session server of AXUM_SESSION=1 (bench-http.sh) and
+# SERVERS=axum_session (callgrind.sh), the standalone project scripts/axum-session (release;
+# its own Cargo.lock and target directory), and sets AS_MANIFEST and AS_BIN. Run from the
+# repository's root.
+build_axum_session() {
+    AS_MANIFEST=scripts/axum-session/Cargo.toml
+    echo "== building the axum_session server (release, $AS_MANIFEST)"
+    cargo build --release --manifest-path "$AS_MANIFEST"
+    AS_BIN=$(target_dir "$AS_MANIFEST")/release/bench-axum-session
+    [ -x "$AS_BIN" ] || die "$AS_BIN was not built"
+}
