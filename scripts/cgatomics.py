@@ -22,8 +22,9 @@ it ran, since each execution is one "Ir". The profile must hold the counted requ
 import argparse
 import collections
 import re
-import subprocess
 import sys
+
+from cgcommon import tool_output
 
 NAMED = re.compile(r"(c?)(ob|fl|fi|fe|fn)=\((\d+)\)(?: (.*))?$")
 INSN = re.compile(r"\s*([0-9a-f]+):\s+(.*)$")
@@ -33,17 +34,7 @@ REG_XCHG = re.compile(r"xchg\s+%\w+,%\w+$")
 
 def atomic_instructions(path):
     """{address: mnemonic} of the atomic instructions in the object file at `path`."""
-    try:
-        out = subprocess.run(
-            ["objdump", "-d", "--no-show-raw-insn", path],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except FileNotFoundError:
-        sys.exit("objdump is missing (apt-get install binutils)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"objdump failed on {path}: {e.stderr.strip()}")
+    out = tool_output(["objdump", "-d", "--no-show-raw-insn", path], "binutils")
     found = {}
     for line in out.splitlines():
         m = INSN.match(line)

@@ -23,8 +23,9 @@ simulated instruction-cache misses of profiles taken with VALGRIND_ARGS=--cache-
 import argparse
 import collections
 import re
-import subprocess
 import sys
+
+from cgcommon import tool_output
 
 LINE = re.compile(r"\s*([\d,]+)\s+\([^)]*\)\s+(.*)$")
 OBJECT = re.compile(r"\s*\[[^\]]*\]\s*$")
@@ -32,17 +33,10 @@ SOURCE = re.compile(r"^(\?\?\?|[./][^: ]*):")
 
 
 def self_cost(path, requests, event):
-    try:
-        out = subprocess.run(
-            ["callgrind_annotate", "--inclusive=no", "--threshold=100", f"--show={event}", f"--sort={event}", path],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except FileNotFoundError:
-        sys.exit("callgrind_annotate is missing (apt-get install valgrind)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"callgrind_annotate failed on {path}: {e.stderr.strip()}")
+    out = tool_output(
+        ["callgrind_annotate", "--inclusive=no", "--threshold=100", f"--show={event}", f"--sort={event}", path],
+        "valgrind",
+    )
     cost = collections.Counter()
     for line in out.splitlines():
         m = LINE.match(line)
