@@ -23,7 +23,7 @@
 //! What its defaults mean for the comparison (the library's behaviour, not a set-up of ours):
 //! every request without a session cookie gets a new in-memory session and a cookie (its
 //! `SessionMode::Persistent`), and every response sets the session cookie again
-//! (`Max-Age` 100 days) and clears its "store" cookie, reads included. Sessions unused for 60
+//! (`Expires` 100 days ahead) and clears its "store" cookie, reads included. Sessions unused for 60
 //! minutes are dropped from memory by an hourly purge. No `Secure` flag by default, so plain
 //! http works as it is.
 //!
