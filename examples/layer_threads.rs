@@ -16,14 +16,14 @@
 //! machine's own noise between two runs is larger than most differences.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use session_runtime::{MemoryStore, ReadSession, Session, SessionLayer};
 use tower::{Service, ServiceExt};
 
@@ -93,6 +93,16 @@ fn request(path: &str, cookie: Option<&HeaderValue>) -> Request<Body> {
         .expect("a GET request with a valid header")
 }
 
+/// Sends one request through `app`, as a connection of hyper's does (ready, then call).
+async fn send(app: &mut Router, req: Request<Body>) -> Result<Response<Body>, String> {
+    ServiceExt::<Request<Body>>::ready(app)
+        .await
+        .map_err(|e| e.to_string())?
+        .call(req)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// One thread's part: a session of its own, then requests until `duration` has passed.
 /// Returns (requests, elapsed).
 async fn serve(
@@ -101,12 +111,7 @@ async fn serve(
     start: &Barrier,
     duration: Duration,
 ) -> Result<(u64, Duration), String> {
-    let res = ServiceExt::<Request<Body>>::ready(&mut app)
-        .await
-        .map_err(|e| e.to_string())?
-        .call(request("/inc", None))
-        .await
-        .map_err(|e| e.to_string())?;
+    let res = send(&mut app, request("/inc", None)).await?;
     let cookie = res
         .headers()
         .get(SET_COOKIE)
@@ -119,13 +124,7 @@ async fn serve(
     let mut requests = 0u64;
     while began.elapsed() < duration {
         for _ in 0..256 {
-            let svc = ServiceExt::<Request<Body>>::ready(&mut app)
-                .await
-                .map_err(|e| e.to_string())?;
-            let res = svc
-                .call(request(path, Some(&cookie)))
-                .await
-                .map_err(|e| e.to_string())?;
+            let res = send(&mut app, request(path, Some(&cookie))).await?;
             if res.status() != StatusCode::OK {
                 return Err(format!("GET {path}: status {}", res.status()));
             }
@@ -147,18 +146,18 @@ fn main() -> ExitCode {
         .route("/inc", get(inc))
         .route("/read", get(read))
         .layer(SessionLayer::new(MemoryStore::new()).with_secure(false));
-    let start = Arc::new(Barrier::new(args.threads));
+    let start = Barrier::new(args.threads);
     let duration = Duration::from_secs(args.seconds);
     let results: Vec<Result<(u64, Duration), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..args.threads)
             .map(|_| {
-                let (app, start) = (app.clone(), start.clone());
+                let (app, start) = (app.clone(), &start);
                 s.spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(|e| e.to_string())?;
-                    rt.block_on(serve(app, args.path, &start, duration))
+                    rt.block_on(serve(app, args.path, start, duration))
                 })
             })
             .collect();
