@@ -21,6 +21,7 @@
 #   STORE=postgres bash scripts/bench-http.sh     # sessions in postgres://postgres@127.0.0.1:5432/test
 #   OUT=bench.md bash scripts/bench-http.sh       # the final table as markdown too
 #   AXUM_SESSION=1 bash scripts/bench-http.sh     # also axum_session 0.22 (memory store only)
+#   BARE_TWIN=1 bash scripts/bench-http.sh        # also a second bare server: the noise control
 #   LOST_UPDATES=1 bash scripts/bench-http.sh     # only the lost-updates check
 #
 # Every server runs on 127.0.0.1 with one tokio worker, pinned to core 0; wrk runs on core 1
@@ -39,13 +40,17 @@
 # redis and postgres, whose tables have no floor/bare column; the ours/bare targets are
 # defined for the memory store: for redis and postgres the ratio is printed without a verdict),
 # OUT (markdown file), CONNECTIONS (default 32), BASE_PORT (default 38080: ours +1, bare +2,
-# tower-sessions +3, floor +4, floor+ +5, axum_session +6), FLOOR_PLUS=1 (memory store only: also runs
+# tower-sessions +3, floor +4, floor+ +5, axum_session +6, bare-twin +7), FLOOR_PLUS=1 (memory store only: also runs
 # floor+, `bench_floor --plus`, the floor with server-side expiry and serialized field
 # values, in every round, and adds a table of floor+/bare, ours/floor+ and floor+/floor: how
 # much of the gap between us and the floor those two features explain), AXUM_SESSION=1
 # (memory store only: also runs axum_session 0.22 in its in-memory mode, the standalone
 # project scripts/axum-session, in every round and in the lost-updates check, and adds a table
-# of ours/axum_session), LOST_UPDATES=1,
+# of ours/axum_session), BARE_TWIN=1 (also runs "bare-twin", a second process of the bare
+# server, in every round like the others, and adds a table of bare-twin/bare: the ratio this
+# harness reports for two identical servers, so the noise every other ratio of the run carries
+# is measured in the run itself; with it, how many rounds of two identical servers would have
+# "missed" each target against bare), LOST_UPDATES=1,
 # LU_REQUESTS, LU_HOLD_US, LU_HOLD_REQUESTS (see below), MIN_CPU, MAX_STEAL and RETRIES
 # (below), ALLOCATOR (glibc, the default, or jemalloc: every server, ours and the others
 # alike, runs with Debian's libjemalloc2 preloaded, installed if missing; this shows which
@@ -86,6 +91,7 @@ BASE_PORT=${BASE_PORT:-38080}
 LOST_UPDATES=${LOST_UPDATES:-0}
 FLOOR_PLUS=${FLOOR_PLUS:-0}
 AXUM_SESSION=${AXUM_SESSION:-0}
+BARE_TWIN=${BARE_TWIN:-0}
 LU_REQUESTS=${LU_REQUESTS:-20000}
 LU_HOLD_US=${LU_HOLD_US:-1000}
 LU_HOLD_REQUESTS=${LU_HOLD_REQUESTS:-2000}
@@ -110,6 +116,7 @@ is_int "$LU_HOLD_REQUESTS" 8 1000000 || die "LU_HOLD_REQUESTS=$LU_HOLD_REQUESTS:
 is_int "$RETRIES" 0 20 || die "RETRIES=$RETRIES: expected 0..20"
 case "$FLOOR_PLUS" in 0 | 1) ;; *) die "FLOOR_PLUS=$FLOOR_PLUS: expected 0 or 1" ;; esac
 case "$AXUM_SESSION" in 0 | 1) ;; *) die "AXUM_SESSION=$AXUM_SESSION: expected 0 or 1" ;; esac
+case "$BARE_TWIN" in 0 | 1) ;; *) die "BARE_TWIN=$BARE_TWIN: expected 0 or 1" ;; esac
 is_int "$MAX_STEAL" 0 100 || die "MAX_STEAL=$MAX_STEAL: expected 0..100 (%)"
 is_int "$MIN_CPU" 0 100 || die "MIN_CPU=$MIN_CPU: expected 0..100"
 is_int "$BARE_MIN_CPU" 0 100 || die "MIN_CPU=$BARE_MIN_CPU: expected 0..100"
@@ -355,13 +362,18 @@ else
     echo "   floor: skipped (memory store only)"
     SERVERS=(ours bare tower-sessions)
 fi
+if [ "$BARE_TWIN" = 1 ]; then
+    # The same binary as bare, in its own process: the control of the run's noise.
+    start_server bare-twin "$BIN/bench_bare" $((BASE_PORT + 7)) 1 0
+    SERVERS+=(bare-twin)
+fi
 
 SCENARIOS=(read write new)
 declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [new]="write, no cookie (new session)")
 declare -A RPS=() P99=() CPU=() STEAL=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
 declare -a CONTENDED=()
-# The bare server gets BARE_COOKIE (common.sh); the session servers (floor included) get the
-# cookie they set.
+# The bare server (and its twin) gets BARE_COOKIE (common.sh); the session servers (floor
+# included) get the cookie they set.
 
 for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
 
@@ -376,7 +388,7 @@ measure() {
     write | new) path=/inc ;;
     esac
     if [ "$sc" != new ]; then
-        if [ "$s" = bare ]; then
+        if [ "$s" = bare ] || [ "$s" = bare-twin ]; then
             cookie=$BARE_COOKIE
         else
             cookie=$(get_cookie "$port") || server_died "$s"
@@ -427,7 +439,7 @@ measure() {
 # the first run within both bounds, or else the run with the highest share less steal.
 run_one() {
     local s=$1 sc=$2 round=$3 attempt best=-1000 score b_rps b_p99 b_cpu b_share b_steal min=$MIN_CPU
-    if [ "$s" = bare ]; then min=$BARE_MIN_CPU; fi
+    if [ "$s" = bare ] || [ "$s" = bare-twin ]; then min=$BARE_MIN_CPU; fi
     for attempt in $(seq 1 $((RETRIES + 1))); do
         measure "$s" "$sc" "$WORK/wrk.$s.$sc.$round.$attempt.txt"
         score=$((M_SHARE - M_STEAL))
@@ -602,6 +614,26 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
                 "$(ratio "$(median ${RPS[axum_session.$sc]})" "$(median ${RPS[bare.$sc]})")" \
                 "$(ratio "$(median ${CPU[ours.$sc]})" "$(median ${CPU[axum_session.$sc]})")" \
                 "$(per_round "${RPS[ours.$sc]}" "${RPS[axum_session.$sc]}")"
+        done
+    fi
+    if [[ " ${SERVERS[*]} " == *" bare-twin "* ]]; then
+        echo
+        echo "bare-twin, a second process of the bare server: the ratios this run reports for two"
+        echo "identical servers (1 up to noise), and how many of its rounds fall short of each target"
+        echo
+        echo "| scenario | bare-twin/bare req/s | target | rounds of bare-twin/bare below the target | CPU/req bare-twin/bare | bare-twin/bare by round |"
+        echo "|---|---:|---|---:|---:|---|"
+        for sc in "${SCENARIOS[@]}"; do
+            case "$sc" in read) tb=0.95 ;; write) tb=0.90 ;; new) tb=0.85 ;; esac
+            # shellcheck disable=SC2086
+            printf '| %s | %s | ≥%s | %s of %s | %s | %s |\n' "${SC_TITLE[$sc]}" \
+                "$(ratio "$(median ${RPS[bare-twin.$sc]})" "$(median ${RPS[bare.$sc]})")" "$tb" \
+                "$(awk -v a="${RPS[bare-twin.$sc]}" -v b="${RPS[bare.$sc]}" -v t="$tb" 'BEGIN {
+                    n = split(a, x, " "); split(b, y, " ")
+                    for (i = 1; i <= n; i++) if (y[i] > 0 && x[i] / y[i] < t) k++
+                    print k + 0 }')" "$ROUNDS" \
+                "$(ratio "$(median ${CPU[bare-twin.$sc]})" "$(median ${CPU[bare.$sc]})")" \
+                "$(per_round "${RPS[bare-twin.$sc]}" "${RPS[bare.$sc]}")"
         done
     fi
     echo
