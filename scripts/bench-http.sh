@@ -33,7 +33,9 @@
 # Each run prints req/s, p99 latency and the server's CPU time per request (utime+stime from
 # /proc/PID/stat). The end table has the median over the rounds and the ratios ours/bare,
 # floor/bare and ours/tower-sessions (of the medians), then the same ratios round by round.
-# For `new`, the p99 of every round and the server's RSS after it.
+# For `new`, the p99 of every round and the server's RSS after it. With STORE=redis or
+# postgres each run also reads the engine's CPU time (redis-server; PostgreSQL's postmaster
+# and backends), and a table gives it per request, alone and with the server's.
 #
 # Environment: DURATION (s, default 10), ROUNDS (default 3), STORE (memory | redis |
 # postgres; the bare server ignores it; the floor server is memory-only and is skipped for
@@ -255,6 +257,28 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
+# engine_pids: the processes of the store's engine (redis-server, or PostgreSQL's postmaster
+# and backends), none for the memory store. engine_ticks PIDS...: their CPU ticks so far, those
+# that still run (a backend that exits within a run takes its ticks with it: a slight
+# undercount).
+engine_pids() {
+    case "$STORE" in
+    redis) pgrep -x redis-server | paste -sd' ' ;;
+    postgres) pgrep -x postgres | paste -sd' ' ;;
+    *) echo ;;
+    esac
+}
+engine_ticks() {
+    local p t=0 s f
+    for p in "$@"; do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }
+        read -r -a f <<<"$s"
+        t=$((t + f[11] + f[12]))
+    done
+    echo "$t"
+}
+
 # steal_ticks: "STEAL0 STEAL1", the steal time of cores 0 and 1 so far, in clock ticks
 steal_ticks() { awk '$1 == "cpu0" { a = $9 } $1 == "cpu1" { b = $9 } END { print a + 0, b + 0 }' /proc/stat; }
 
@@ -370,18 +394,18 @@ fi
 
 SCENARIOS=(read write new)
 declare -A SC_TITLE=([read]="read, with cookie" [write]="write, with cookie" [new]="write, no cookie (new session)")
-declare -A RPS=() P99=() CPU=() STEAL=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
+declare -A RPS=() P99=() CPU=() ENGINE=() STEAL=() NEW_P99=() NEW_RSS=() RSS0=() NEW_SESSIONS=() WARN=()
 declare -a CONTENDED=()
 # The bare server (and its twin) gets BARE_COOKIE (common.sh); the session servers (floor
 # included) get the cookie they set.
 
 for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
 
-# measure SERVER SCENARIO OUTFILE: one wrk run; sets M_REQS M_RPS M_P99 M_CPU M_SHARE M_STEAL
-# M_NOTE.
+# measure SERVER SCENARIO OUTFILE: one wrk run; sets M_REQS M_RPS M_P99 M_CPU M_ENGINE M_SHARE
+# M_STEAL M_NOTE.
 measure() {
-    local s=$1 sc=$2 out=$3 port=${PORT[$1]} pid=${PID[$1]} path cookie="" t0 t1 w0 w1 non2xx sockerr
-    local -a hdr=() st0 st1
+    local s=$1 sc=$2 out=$3 port=${PORT[$1]} pid=${PID[$1]} path cookie="" t0 t1 e0 e1 w0 w1 non2xx sockerr
+    local -a hdr=() st0 st1 epids
     check_alive "$s"
     case "$sc" in
     read) path=/read ;;
@@ -396,6 +420,8 @@ measure() {
         fi
         hdr=(-H "Cookie: $cookie")
     fi
+    read -r -a epids <<<"$(engine_pids)"
+    e0=$(engine_ticks "${epids[@]}")
     t0=$(cpu_ticks "$pid")
     read -r -a st0 <<<"$(steal_ticks)"
     w0=$EPOCHREALTIME
@@ -408,6 +434,7 @@ measure() {
     read -r -a st1 <<<"$(steal_ticks)"
     check_alive "$s"
     t1=$(cpu_ticks "$pid")
+    e1=$(engine_ticks "${epids[@]}")
     M_REQS=$(awk '/requests in/ { print $1; exit }' "$out")
     M_RPS=$(awk '/^Requests\/sec:/ { print $2; exit }' "$out")
     M_P99=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
@@ -416,6 +443,8 @@ measure() {
     [ -n "$M_REQS" ] && [ "$M_REQS" -gt 0 ] && [ -n "$M_RPS" ] ||
         die "no result from wrk against $s: $(cat "$out")"
     M_CPU=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+    # The engine's CPU per request of this run (0 for the memory store).
+    M_ENGINE=$(awk -v d=$((e1 - e0)) -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", (d > 0 ? d : 0) * 1e6 / hz / n }')
     # The share of one core the server used during the run: a server that wrk saturates
     # uses ~100% of core 0; much less means something else ran on core 0 or on wrk's core 1.
     M_SHARE=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
@@ -430,26 +459,28 @@ measure() {
     fi
     if [ -n "$sockerr" ]; then M_NOTE+="  socket errors: $sockerr"; fi
     if [ "$sc" = new ]; then NEW_SESSIONS[$s]=$((${NEW_SESSIONS[$s]:-0} + M_REQS)); fi
-    printf '   %-15s %-31s %9.0f req/s   p99 %8.3f ms   %6s µs CPU/req   server CPU %3s%%   steal %3s%%   (%s requests)%s' \
-        "$s" "${SC_TITLE[$sc]}" "$M_RPS" "$M_P99" "$M_CPU" "$M_SHARE" "$M_STEAL" "$M_REQS" "$M_NOTE"
+    local engine=""
+    if [ "$STORE" != memory ]; then engine="   $M_ENGINE µs engine CPU/req"; fi
+    printf '   %-15s %-31s %9.0f req/s   p99 %8.3f ms   %6s µs CPU/req%s   server CPU %3s%%   steal %3s%%   (%s requests)%s' \
+        "$s" "${SC_TITLE[$sc]}" "$M_RPS" "$M_P99" "$M_CPU" "$engine" "$M_SHARE" "$M_STEAL" "$M_REQS" "$M_NOTE"
 }
 
 # run_one SERVER SCENARIO ROUND: measures, again (at most RETRIES times) while the server got
 # less than MIN_CPU % of its core or a core lost more than MAX_STEAL % to steal, and records
 # the first run within both bounds, or else the run with the highest share less steal.
 run_one() {
-    local s=$1 sc=$2 round=$3 attempt best=-1000 score b_rps b_p99 b_cpu b_share b_steal min=$MIN_CPU
+    local s=$1 sc=$2 round=$3 attempt best=-1000 score b_rps b_p99 b_cpu b_engine b_share b_steal min=$MIN_CPU
     if [ "$s" = bare ] || [ "$s" = bare-twin ]; then min=$BARE_MIN_CPU; fi
     for attempt in $(seq 1 $((RETRIES + 1))); do
         measure "$s" "$sc" "$WORK/wrk.$s.$sc.$round.$attempt.txt"
         score=$((M_SHARE - M_STEAL))
         if [ "$M_SHARE" -ge "$min" ] && [ "$M_STEAL" -le "$MAX_STEAL" ]; then
-            b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU b_share=$M_SHARE b_steal=$M_STEAL
+            b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU b_engine=$M_ENGINE b_share=$M_SHARE b_steal=$M_STEAL
             echo
             break
         fi
         if [ "$score" -gt "$best" ]; then
-            best=$score b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU b_share=$M_SHARE b_steal=$M_STEAL
+            best=$score b_rps=$M_RPS b_p99=$M_P99 b_cpu=$M_CPU b_engine=$M_ENGINE b_share=$M_SHARE b_steal=$M_STEAL
         fi
         if [ "$attempt" -le "$RETRIES" ]; then
             echo "   [contended: again]"
@@ -465,6 +496,7 @@ run_one() {
     RPS[$s.$sc]+=" $b_rps"
     P99[$s.$sc]+=" $b_p99"
     CPU[$s.$sc]+=" $b_cpu"
+    ENGINE[$s.$sc]+=" $b_engine"
     STEAL[$s.$sc]+=" $b_steal"
     if [ "$sc" = new ]; then
         local rss
@@ -511,6 +543,8 @@ per_round() {
     # shellcheck disable=SC2086
     printf '%s (median %.3f)' "${r// /, }" "$(median $r)"
 }
+# paste_sum "A1 A2 ..." "B1 B2 ...": the sums A1+B1, A2+B2, ... (one round each)
+paste_sum() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), x[i] + y[i] }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "met"; else print "MISSED" }'; }
 {
     echo "### HTTP benchmark: store $STORE, $ROUNDS round(s) of ${DURATION}s, wrk -t1 -c$CONNECTIONS, median of the rounds"
@@ -560,6 +594,25 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${SC_TITLE[$sc]}" "$rb" "$vb" "$rf" "$rt" "$vt" \
             "$(ratio "$ours_cpu" "$bare_cpu")" "$fc" "$(ratio "$ours_cpu" "$ts_cpu")"
     done
+    if [ "$STORE" != memory ]; then
+        echo
+        echo "What each request costs the $STORE engine besides (its processes' utime+stime per"
+        echo "request, medians), and the server and engine together:"
+        echo
+        echo "| scenario | engine CPU µs/req: ours | tower-sessions | ours/tower-sessions | server+engine CPU µs/req: ours | tower-sessions | ours/tower-sessions |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        for sc in "${SCENARIOS[@]}"; do
+            # shellcheck disable=SC2086
+            {
+                oe=$(median ${ENGINE[ours.$sc]})
+                te=$(median ${ENGINE[tower-sessions.$sc]})
+                ot=$(median $(paste_sum "${CPU[ours.$sc]}" "${ENGINE[ours.$sc]}"))
+                tt2=$(median $(paste_sum "${CPU[tower-sessions.$sc]}" "${ENGINE[tower-sessions.$sc]}"))
+            }
+            printf '| %s | %.2f | %.2f | %s | %.2f | %.2f | %s |\n' "${SC_TITLE[$sc]}" "$oe" "$te" \
+                "$(ratio "$oe" "$te")" "$ot" "$tt2" "$(ratio "$ot" "$tt2")"
+        done
+    fi
     echo
     echo "The same ratios round by round (each server's runs of one round are minutes apart at"
     echo "most; the spread shows how far one run's noise reaches):"
