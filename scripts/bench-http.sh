@@ -257,26 +257,35 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
-# engine_pids: the processes of the store's engine (redis-server, or PostgreSQL's postmaster
-# and backends), none for the memory store. engine_ticks PIDS...: their CPU ticks so far, those
-# that still run (a backend that exits within a run takes its ticks with it: a slight
-# undercount).
-engine_pids() {
-    case "$STORE" in
-    redis) pgrep -x redis-server | paste -sd' ' ;;
-    postgres) pgrep -x postgres | paste -sd' ' ;;
-    *) echo ;;
-    esac
-}
+# engine_ticks: "PID:TICKS ...", the CPU ticks so far of each process of the store's engine
+# (redis-server, or PostgreSQL's postmaster and backends; none for the memory store).
+# engine_delta BEFORE AFTER: the ticks the engine spent between the two: for a process in both,
+# the difference; for one only in AFTER (a backend a pool opened during the run), all of its
+# ticks. A process that exited during the run takes its ticks with it (a slight undercount).
 engine_ticks() {
-    local p t=0 s f
+    local p s f out=""
+    case "$STORE" in
+    # shellcheck disable=SC2046 # one word per pid
+    redis) set -- $(pgrep -x redis-server) ;;
+    # shellcheck disable=SC2046
+    postgres) set -- $(pgrep -x postgres) ;;
+    *) set -- ;;
+    esac
     for p in "$@"; do
         s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         s=${s##*) }
         read -r -a f <<<"$s"
-        t=$((t + f[11] + f[12]))
+        out+="$p:$((f[11] + f[12])) "
     done
-    echo "$t"
+    echo "$out"
+}
+engine_delta() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, ":"); before[kv[1]] = kv[2] }
+        n = split(b, y, " "); d = 0
+        for (i = 1; i <= n; i++) { split(y[i], kv, ":"); d += kv[2] - ((kv[1] in before) ? before[kv[1]] : 0) }
+        print (d > 0 ? d : 0)
+    }'
 }
 
 # steal_ticks: "STEAL0 STEAL1", the steal time of cores 0 and 1 so far, in clock ticks
@@ -405,7 +414,7 @@ for s in "${SERVERS[@]}"; do RSS0[$s]=$(rss_kib "${PID[$s]}"); done
 # M_STEAL M_NOTE.
 measure() {
     local s=$1 sc=$2 out=$3 port=${PORT[$1]} pid=${PID[$1]} path cookie="" t0 t1 e0 e1 w0 w1 non2xx sockerr
-    local -a hdr=() st0 st1 epids
+    local -a hdr=() st0 st1
     check_alive "$s"
     case "$sc" in
     read) path=/read ;;
@@ -420,8 +429,7 @@ measure() {
         fi
         hdr=(-H "Cookie: $cookie")
     fi
-    read -r -a epids <<<"$(engine_pids)"
-    e0=$(engine_ticks "${epids[@]}")
+    e0=$(engine_ticks)
     t0=$(cpu_ticks "$pid")
     read -r -a st0 <<<"$(steal_ticks)"
     w0=$EPOCHREALTIME
@@ -434,7 +442,7 @@ measure() {
     read -r -a st1 <<<"$(steal_ticks)"
     check_alive "$s"
     t1=$(cpu_ticks "$pid")
-    e1=$(engine_ticks "${epids[@]}")
+    e1=$(engine_ticks)
     M_REQS=$(awk '/requests in/ { print $1; exit }' "$out")
     M_RPS=$(awk '/^Requests\/sec:/ { print $2; exit }' "$out")
     M_P99=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
@@ -444,7 +452,7 @@ measure() {
         die "no result from wrk against $s: $(cat "$out")"
     M_CPU=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
     # The engine's CPU per request of this run (0 for the memory store).
-    M_ENGINE=$(awk -v d=$((e1 - e0)) -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", (d > 0 ? d : 0) * 1e6 / hz / n }')
+    M_ENGINE=$(awk -v d="$(engine_delta "$e0" "$e1")" -v hz="$CLK_TCK" -v n="$M_REQS" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
     # The share of one core the server used during the run: a server that wrk saturates
     # uses ~100% of core 0; much less means something else ran on core 0 or on wrk's core 1.
     M_SHARE=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
