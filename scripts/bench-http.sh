@@ -263,15 +263,15 @@ cpu_ticks() {
 # the difference; for one only in AFTER (a backend a pool opened during the run), all of its
 # ticks. A process that exited during the run takes its ticks with it (a slight undercount).
 engine_ticks() {
-    local p s f out=""
+    local p s f out="" name
+    local -a pids=()
     case "$STORE" in
-    # shellcheck disable=SC2046 # one word per pid
-    redis) set -- $(pgrep -x redis-server) ;;
-    # shellcheck disable=SC2046
-    postgres) set -- $(pgrep -x postgres) ;;
-    *) set -- ;;
+    redis) name=redis-server ;;
+    postgres) name=postgres ;;
+    *) echo && return 0 ;;
     esac
-    for p in "$@"; do
+    read -r -a pids <<<"$(pgrep -x "$name" | paste -sd' ')"
+    for p in "${pids[@]}"; do
         s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         s=${s##*) }
         read -r -a f <<<"$s"
