@@ -248,9 +248,10 @@ start_server() {
     die "server $name did not answer on 127.0.0.1:$port within 30 s (log: $(tail -n 5 "${LOG[$name]}"))"
 }
 
+# cpu_ticks PID: utime+stime of a process so far, in clock ticks; fails if it is gone.
 cpu_ticks() {
     local s f
-    s=$(<"/proc/$1/stat")
+    s=$(<"/proc/$1/stat") || return 1
     s=${s##*) }
     read -r -a f <<<"$s"
     # after "pid (comm) ": f[0] is field 3 (state), so utime (14) is f[11], stime (15) f[12]
@@ -263,7 +264,7 @@ cpu_ticks() {
 # the difference; for one only in AFTER (a backend a pool opened during the run), all of its
 # ticks. A process that exited during the run takes its ticks with it (a slight undercount).
 engine_ticks() {
-    local p s f out="" name
+    local p t out="" name
     local -a pids=()
     case "$STORE" in
     redis) name=redis-server ;;
@@ -272,10 +273,8 @@ engine_ticks() {
     esac
     read -r -a pids <<<"$(pgrep -x "$name" | paste -sd' ')"
     for p in "${pids[@]}"; do
-        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        s=${s##*) }
-        read -r -a f <<<"$s"
-        out+="$p:$((f[11] + f[12])) "
+        t=$(cpu_ticks "$p" 2>/dev/null) || continue
+        out+="$p:$t "
     done
     echo "$out"
 }
@@ -614,11 +613,11 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
             {
                 oe=$(median ${ENGINE[ours.$sc]})
                 te=$(median ${ENGINE[tower-sessions.$sc]})
-                ot=$(median $(paste_sum "${CPU[ours.$sc]}" "${ENGINE[ours.$sc]}"))
-                tt2=$(median $(paste_sum "${CPU[tower-sessions.$sc]}" "${ENGINE[tower-sessions.$sc]}"))
+                ours_all=$(median $(paste_sum "${CPU[ours.$sc]}" "${ENGINE[ours.$sc]}"))
+                ts_all=$(median $(paste_sum "${CPU[tower-sessions.$sc]}" "${ENGINE[tower-sessions.$sc]}"))
             }
             printf '| %s | %.2f | %.2f | %s | %.2f | %.2f | %s |\n' "${SC_TITLE[$sc]}" "$oe" "$te" \
-                "$(ratio "$oe" "$te")" "$ot" "$tt2" "$(ratio "$ot" "$tt2")"
+                "$(ratio "$oe" "$te")" "$ours_all" "$ts_all" "$(ratio "$ours_all" "$ts_all")"
         done
     fi
     echo

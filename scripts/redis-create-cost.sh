@@ -5,8 +5,9 @@
 #   create — EVALSHA of our create script, read from session-runtime/src/store/redis.rs (one field)
 #   one    — the same script with one HSET of every field instead of an HSET per field
 # and prints Redis's own CPU per operation (INFO cpu, used_cpu_user + used_cpu_sys).
-# Environment: REDIS_URL_HOST/PORT are redis-cli's defaults (127.0.0.1:6379); N (operations per
-# run, default 200000), ROUNDS (default 3). Deletes the keys it made (rb:*) at the end.
+# Talks to Redis at 127.0.0.1:6379 (redis-cli's and redis-benchmark's default). Environment: N
+# (operations per run, default 200000), ROUNDS (default 3). Deletes the keys it made (rb:*) at
+# the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
